@@ -180,6 +180,12 @@ def _extract(archive: Path, *, sha256: str | None, per_class: int, origin: str) 
                 )
             validate_tree(tmp / "aclImdb", per_class=per_class, where=archive)
             os.replace(tmp, target)
+        except tarfile.FilterError as exc:
+            raise IMDBDataError(
+                f"{archive} could not be unpacked safely: {exc}. The archive has a member "
+                f"that would land outside its folder, so it is not the IMDB archive; delete "
+                f"it and download {IMDB_URL} again."
+            ) from exc
         except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
             raise IMDBDataError(
                 f"{archive} could not be unpacked ({type(exc).__name__}: {exc}): it is "

@@ -39,7 +39,9 @@ def check_ids(
     arr = np.asarray(ids)
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
         where = _first(np.ones(arr.shape, dtype=bool)) if arr.size else None
-        sample = f"; the first is {arr[where].item()!r} at position {where}" if where is not None else ""
+        sample = (
+            f"; the first is {arr[where].item()!r} at position {where}" if where is not None else ""
+        )
         raise ValueError(
             f"{name} must be integers, got dtype {arr.dtype}{sample}. Embedding tables are "
             "indexed by integer ids: cast with .astype('int32') only if every value is whole, "

@@ -1,0 +1,135 @@
+"""Bag-of-embeddings classifiers: the smallest model that trains an embedding table.
+
+A review becomes the *average* of its token vectors (padding excluded by the mask),
+then one sigmoid unit reads the sentiment off that average. The model has almost no
+parameters outside the embedding layer, so what it learns is mostly *in* the table:
+exactly what chapters 4 and 5 need to compare embedding layers with each other.
+
+* :class:`MaskedAveragePooling1D` averages over the unmasked steps only; unlike
+  ``keras.layers.GlobalAveragePooling1D`` it returns zeros, not ``NaN``, for a row whose
+  every step is masked (an empty review).
+* :func:`bag_of_embeddings` wraps *any* embedding layer (``keras.layers.Embedding`` with
+  ``mask_zero=True``, or a layer of :mod:`embedtut.hashing` / :mod:`embedtut.subwords`
+  that takes strings) into a compiled binary classifier.
+* :func:`pooled_classifier` is the common case: a fresh ``keras.layers.Embedding`` of
+  ``input_dim`` rows, id 0 reserved for padding.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="embedtut")
+class MaskedAveragePooling1D(keras.layers.Layer):
+    """Mean over the time axis of ``(batch, steps, features)``, skipping masked steps.
+
+    Without a mask every step counts. A row with no unmasked step averages to zeros.
+    The output carries no mask.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return ops.mean(inputs, axis=1)
+        weights = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+        total = ops.sum(inputs * weights, axis=1)
+        count = ops.sum(weights, axis=1)
+        return total / ops.maximum(count, 1.0)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
+def bag_of_embeddings(
+    embedding: keras.layers.Layer,
+    *,
+    sequence_length: int | None = None,
+    input_dtype: str = "int32",
+    dropout: float = 0.0,
+    learning_rate: float = 1e-2,
+    name: str = "bag_of_embeddings",
+) -> keras.Model:
+    """Token ids (or strings) -> ``embedding`` -> masked mean -> one sigmoid unit.
+
+    Args:
+        embedding: the layer that turns a ``(batch, steps)`` input into
+            ``(batch, steps, dim)`` vectors. It should emit a mask for padding
+            (``keras.layers.Embedding(..., mask_zero=True)`` does); without one, padding
+            vectors are averaged in.
+        sequence_length: fixed number of steps, or ``None`` for any length.
+        input_dtype: ``"int32"`` for ids, ``"string"`` for the string-input layers of
+            :mod:`embedtut.hashing` and :mod:`embedtut.subwords`.
+        dropout: dropout rate on the pooled vector (0 for none).
+        learning_rate: Adam's learning rate. A bag of embeddings learns slowly at Keras's
+            default 1e-3, so the default here is 1e-2.
+        name: the model's name.
+
+    Returns:
+        A ``keras.Model`` compiled with Adam, binary cross-entropy and accuracy; its output
+        is ``P(positive)`` of shape ``(batch, 1)``.
+    """
+    if not isinstance(embedding, keras.layers.Layer):
+        raise ValueError(
+            f"embedding must be a keras Layer (e.g. keras.layers.Embedding), "
+            f"not {type(embedding).__name__}"
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), not {dropout!r}")
+    if learning_rate <= 0:
+        raise ValueError(f"learning_rate must be positive, not {learning_rate!r}")
+    inputs = keras.Input(shape=(sequence_length,), dtype=input_dtype, name="tokens")
+    x = embedding(inputs)
+    x = MaskedAveragePooling1D(name="masked_mean")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="sentiment")(x)
+    model = keras.Model(inputs, outputs, name=name)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def pooled_classifier(
+    input_dim: int,
+    output_dim: int = 16,
+    *,
+    sequence_length: int | None = None,
+    dropout: float = 0.0,
+    learning_rate: float = 1e-2,
+    name: str = "bag_of_embeddings",
+) -> keras.Model:
+    """A :func:`bag_of_embeddings` model over a new ``keras.layers.Embedding``.
+
+    Args:
+        input_dim: rows of the table; ids must lie in ``[0, input_dim)`` and id 0 is
+            padding (``mask_zero=True``), as in :func:`embedtut.sequences.load_imdb`.
+        output_dim: vector size.
+        sequence_length, dropout, learning_rate, name: as in :func:`bag_of_embeddings`.
+
+    Returns:
+        The compiled model; its embedding layer is ``model.get_layer("embedding")``.
+    """
+    for label, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{label} must be a positive integer, not {value!r}")
+    if input_dim < 2:
+        raise ValueError("input_dim must be at least 2: id 0 is reserved for padding")
+    embedding = keras.layers.Embedding(input_dim, output_dim, mask_zero=True, name="embedding")
+    return bag_of_embeddings(
+        embedding,
+        sequence_length=sequence_length,
+        dropout=dropout,
+        learning_rate=learning_rate,
+        name=name,
+    )
