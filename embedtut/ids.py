@@ -2,13 +2,26 @@
 
 ``keras.layers.Embedding`` does not validate its input: depending on where it runs, an
 id outside ``[0, input_dim)`` raises, is clamped, or reads zeros, and a float id is
-silently truncated. :func:`check_ids` refuses all of these up front, naming the first
-offending value and where it is.
+silently truncated. Two guards refuse all of these, naming the first offending value
+and where it is:
+
+* :func:`check_ids` checks NumPy-side data (arrays, lists, eager tensors) before it is
+  fed to a model, and raises :class:`ValueError`;
+* :func:`assert_valid_ids` puts the same check *inside* a TensorFlow graph, so a model
+  refuses bad ids at run time (it is what ``ScratchEmbedding(validate_ids=True)`` and
+  :class:`embedtut.layers.IdCheck` use). It raises ``tf.errors.InvalidArgumentError``.
+  XLA drops assertions, so it only guards code that is not compiled with
+  ``jit_compile=True`` (the layers of :mod:`embedtut.layers` opt out of XLA for this).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+
+def _check_input_dim(input_dim) -> None:
+    if isinstance(input_dim, bool) or not isinstance(input_dim, (int, np.integer)) or input_dim < 1:
+        raise ValueError(f"input_dim must be a positive integer, not {input_dim!r}")
 
 
 def check_ids(
@@ -27,16 +40,22 @@ def check_ids(
         The ids as a NumPy ``int64`` array of the same shape.
 
     Raises:
-        ValueError: ``input_dim`` is not a positive integer; the ids are not integers
-            (a float id is refused even when it is whole, e.g. ``3.0``, because Keras
-            would truncate ``2.9`` to 2 without a word); or an id is out of range. The
-            message names the first offending value and its position.
+        ValueError: ``input_dim`` is not a positive integer; the ids are ragged (rows of
+            different lengths); the ids are not integers (a float id is refused even when
+            it is whole, e.g. ``3.0``, because Keras would truncate ``2.9`` to 2 without a
+            word; booleans are refused too); or an id is out of range. The message names
+            the first offending value and its position.
     """
-    if isinstance(input_dim, bool) or not isinstance(input_dim, (int, np.integer)) or input_dim < 1:
-        raise ValueError(f"input_dim must be a positive integer, not {input_dim!r}")
+    _check_input_dim(input_dim)
     if hasattr(ids, "numpy"):
         ids = ids.numpy()
-    arr = np.asarray(ids)
+    try:
+        arr = np.asarray(ids)
+    except ValueError as err:  # NumPy 2 refuses ragged nested lists
+        raise ValueError(
+            f"{name} must be a rectangular array of integers, but its rows have different "
+            "lengths; pad them first (e.g. keras.utils.pad_sequences)."
+        ) from err
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
         where = _first(np.ones(arr.shape, dtype=bool)) if arr.size else None
         sample = (
@@ -68,3 +87,79 @@ def check_ids(
 
 def _first(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def require_integer_dtype(dtype, *, name: str = "ids") -> None:
+    """Raise ``TypeError`` unless ``dtype`` (any spelling Keras accepts) is an integer dtype.
+
+    Used when a model is built, so a float ``keras.Input`` is refused before any data flows.
+    """
+    import keras
+
+    standard = keras.backend.standardize_dtype(dtype)
+    if not keras.backend.is_int_dtype(standard):
+        raise TypeError(
+            f"{name} must have an integer dtype, got {standard}. Feed "
+            "keras.Input(..., dtype='int32') (the default is float32, which rounds ids "
+            "above 2**24 and lets 2.9 become 2)."
+        )
+
+
+def assert_valid_ids(ids, input_dim: int, *, name: str = "ids", allow_negative: bool = False):
+    """Return ``ids`` unchanged, guarded by an in-graph check of their dtype and range.
+
+    The TensorFlow counterpart of :func:`check_ids`, for use inside a layer's ``call``
+    (eagerly, or in a ``tf.function`` graph such as the one ``model.fit`` builds).
+
+    Args:
+        ids: an integer tensor of ids (any shape).
+        input_dim: the number of rows of the embedding table.
+        name: what to call the ids in error messages.
+        allow_negative: accept ``-input_dim <= id < 0`` instead of refusing it.
+
+    Returns:
+        ``ids``, as a tensor that depends on the check (so the check always runs first).
+
+    Raises:
+        ValueError: ``input_dim`` is not a positive integer.
+        TypeError: the ids are not of an integer dtype (known while tracing, so a model
+            fed by a float ``keras.Input`` is refused when it is built).
+        tensorflow.errors.InvalidArgumentError: an id is out of range; the message gives
+            ``input_dim``, the first offending value and its position. Under XLA
+            (``jit_compile=True``) the assertion is removed by the compiler and nothing is
+            raised.
+    """
+    import tensorflow as tf
+
+    _check_input_dim(input_dim)
+    ids = tf.convert_to_tensor(ids)
+    require_integer_dtype(ids.dtype, name=name)
+    low = -input_dim if allow_negative else 0
+    bad = tf.logical_or(ids < low, ids >= input_dim)
+    allowed = f"[{low}, {input_dim})"
+    if tf.executing_eagerly():
+        if bool(tf.reduce_any(bad)):
+            where = _first(bad.numpy())
+            value = int(ids.numpy()[where])
+            raise tf.errors.InvalidArgumentError(
+                None,
+                None,
+                f"{name} out of range for input_dim={input_dim}: id {value} at position "
+                f"{where} is not in {allowed} ({int(tf.reduce_sum(tf.cast(bad, 'int32')))} "
+                "bad id(s) in all).",
+            )
+        return ids
+    first = tf.where(bad)[:1]
+    check = tf.debugging.Assert(
+        tf.logical_not(tf.reduce_any(bad)),
+        [
+            f"{name} out of range for input_dim={input_dim}: id",
+            tf.gather_nd(ids, first),
+            "at position",
+            first,
+            f"is not in {allowed}",
+        ],
+        name="valid_ids",
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(ids)
