@@ -89,17 +89,16 @@ def source_of(docname: str, root: Path = ROOT) -> Path:
 
 
 def stale_pages(html_dir: Path, root: Path = ROOT) -> list[str]:
-    """Return the TOC documents whose HTML is missing or older than their source."""
-    shared = [root / "_toc.yml", root / "_config.yml"]
+    """Return the TOC documents whose HTML page is missing or older than their source."""
     stale = []
     for name in toc_docnames(root):
         page = html_dir / f"{name}.html"
         try:
-            sources = [source_of(name, root), *shared]
+            source = source_of(name, root)
         except FileNotFoundError:
             stale.append(name)
             continue
-        if not page.exists() or page.stat().st_mtime < max(p.stat().st_mtime for p in sources):
+        if not page.exists() or page.stat().st_mtime < source.stat().st_mtime:
             stale.append(name)
     return stale
 
