@@ -91,3 +91,76 @@ def test_search_finds_gather(site):
     titles, problems = bc.search_results(context, origin, handler, SHOTS)
     assert not problems, "\n".join(problems)
     assert titles, f'the search page found nothing for "{bc.SEARCH_WORD}"'
+
+
+# ------------------------------------------------ the checker itself (no browser needed)
+
+
+def test_toc_lists_every_page_with_a_source():
+    assert DOCNAMES[0] == "book/intro" and "book/bibliography" in DOCNAMES
+    assert len(DOCNAMES) == len(set(DOCNAMES)), "a page is listed twice in _toc.yml"
+    for name in DOCNAMES:
+        assert bc.source_of(name).exists()
+
+
+def test_link_checker_finds_missing_pages_and_anchors(tmp_path):
+    (tmp_path / "a.html").write_text('<h1 id="top">A</h1><a name="old">x</a>')
+    with bc.Server(tmp_path) as server:
+        links = bc.LinkChecker()
+        assert links.problem(f"{server.origin}/a.html") is None
+        assert links.problem(f"{server.origin}/a.html#top") is None
+        assert links.problem(f"{server.origin}/a.html#old") is None
+        assert "HTTP 404" in links.problem(f"{server.origin}/b.html")
+        assert "no element with id 'gone'" in links.problem(f"{server.origin}/a.html#gone")
+
+
+def test_launch_buttons_must_open_a_repository_notebook():
+    report = bc.PageReport("book/x", "http://127.0.0.1/book/x.html")
+    base = "https://colab.research.google.com/github/embedtut/embedtut/blob/main/"
+    report.external_links = [base + "book/no_such_chapter.ipynb", base + "book/intro.md"]
+    report.external_links.append(
+        "https://mybinder.org/v2/gh/embedtut/embedtut/main?urlpath=lab/tree/book/nope.ipynb"
+    )
+    problems = bc.launch_problems(report)
+    assert len(problems) == 2
+    assert "no_such_chapter.ipynb" in problems[0] and "nope.ipynb" in problems[1]
+
+
+class _FakeRoute:
+    """Just enough of playwright's Route for the handler: records what it was told to do."""
+
+    def __init__(self, url):
+        self.request = type("Request", (), {"url": url})()
+        self.done = None
+
+    def continue_(self):
+        self.done = ("continue",)
+
+    def fulfill(self, **kwargs):
+        self.done = ("fulfill", kwargs.get("status", 200), kwargs.get("path"))
+
+    def abort(self, reason=None):
+        self.done = ("abort", reason)
+
+
+def test_route_serves_cdn_mathjax_locally_and_refuses_other_servers(tmp_path):
+    (tmp_path / "es5").mkdir()
+    (tmp_path / "es5" / "tex-mml-chtml.js").write_text("// MathJax")
+    handle = bc.route_handler(tmp_path)
+    origin, external = "http://127.0.0.1:8000", []
+    cases = {
+        f"{origin}/book/intro.html": ("continue",),
+        bc.MATHJAX_CDN + "es5/tex-mml-chtml.js": (
+            "fulfill",
+            200,
+            str((tmp_path / "es5" / "tex-mml-chtml.js").resolve()),
+        ),
+        bc.MATHJAX_CDN + "es5/missing.js": ("fulfill", 404, None),
+        bc.MATHJAX_CDN + "../../etc/passwd": ("fulfill", 404, None),
+        "https://unpkg.com/thebe@0.8.2/lib/index.js": ("abort", "blockedbyclient"),
+    }
+    for url, expected in cases.items():
+        route = _FakeRoute(url)
+        handle(route, origin, external)
+        assert route.done == expected, url
+    assert len(external) == 4  # everything but the local page is recorded
