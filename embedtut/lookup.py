@@ -148,7 +148,7 @@ def densify(gradient) -> np.ndarray:
     return tf.convert_to_tensor(gradient).numpy()
 
 
-def summation_error_bound(ids, upstream, input_dim: int) -> np.ndarray:
+def summation_error_bound(ids, upstream, input_dim: int, *, against: str = "order") -> np.ndarray:
     """How far apart two correct float32 computations of the table gradient may be.
 
     Row ``r`` of the gradient is the sum, over the positions where ``ids == r``, of the
@@ -164,10 +164,15 @@ def summation_error_bound(ids, upstream, input_dim: int) -> np.ndarray:
         upstream: the gradient of the loss with respect to the outputs, shape
             ``ids.shape + (d,)``.
         input_dim: rows of the table.
+        against: ``"order"`` bounds the gap between two float32 summation orders (the
+            default); ``"exact"`` bounds the gap between one float32 sum and the exact sum,
+            ``γ(k-1) · Σ|terms|``, which is not zero for rows used twice.
 
     Returns:
         A ``(input_dim, d)`` float64 array of bounds.
     """
+    if against not in ("order", "exact"):
+        raise ValueError(f'against must be "order" or "exact", not {against!r}')
     ids = check_ids(ids, input_dim).reshape(-1)
     upstream = np.asarray(upstream, dtype=np.float64)
     upstream = upstream.reshape(ids.size, -1)
@@ -177,6 +182,8 @@ def summation_error_bound(ids, upstream, input_dim: int) -> np.ndarray:
     u = 2.0**-24
     n = np.maximum(counts - 1, 0)[:, None]
     gamma = n * u / (1 - n * u)
+    if against == "exact":
+        return gamma * abs_sum
     gamma[counts <= 2] = 0.0
     return 2 * gamma * abs_sum
 
@@ -185,7 +192,7 @@ def _concrete(fn, specs):
     import tensorflow as tf
 
     if not isinstance(fn, tf.types.experimental.PolymorphicFunction):
-        fn = tf.function(fn)
+        fn = tf.function(fn, autograph=False)  # plain tracing: these functions have no loops
     return fn.get_concrete_function(*specs)
 
 
@@ -284,7 +291,8 @@ def step(
     (``path="one_hot"``) and, with ``backward``, the gradient of ``0.5·Σ outputs²`` with
     respect to the table too. It returns the outputs, or the gradient (for the lookup,
     the ``IndexedSlices`` parts ``values`` and ``indices``, never densified). Use it as a
-    factory for :func:`embedtut.bench.sweep`.
+    factory for :func:`embedtut.bench.sweep`. The returned callable carries the traced
+    function as ``.tf_function``, for :func:`graph_op_types`.
     """
     import tensorflow as tf
 
@@ -313,4 +321,9 @@ def step(
 
     fn = forward_backward if backward else forward
     fn.get_concrete_function(tf.TensorSpec(ids.shape, tf.int32))
-    return lambda: fn(ids)
+
+    def run():
+        return fn(ids)
+
+    run.tf_function = fn  # for graph_op_types(run.tf_function, spec)
+    return run

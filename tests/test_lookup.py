@@ -72,6 +72,8 @@ def test_gradients_agree_within_summation_bound(v, d, shape):
     bound = summation_error_bound(ids, upstream, v)
     assert (np.abs(a - b) <= bound).all()
     np.testing.assert_allclose(a, expected, rtol=1e-5, atol=1e-6)
+    to_exact = summation_error_bound(ids, upstream, v, against="exact")
+    assert (np.abs(a - expected) <= to_exact).all() and (np.abs(b - expected) <= to_exact).all()
     counts = np.bincount(np.asarray(ids).reshape(-1), minlength=v)
     assert np.array_equal(a[counts <= 2], b[counts <= 2])
     assert (a[counts == 0] == 0).all()
@@ -94,6 +96,10 @@ def test_summation_bound_is_zero_for_rows_used_at_most_twice():
     bound = summation_error_bound(ids, up, 4)
     assert bound[:2].sum() == 0 and bound[3] == 0
     assert bound[2, 0] > 0
+    exact = summation_error_bound(ids, up, 4, against="exact")
+    assert exact[0, 0] == 0 and exact[1, 0] > 0 and exact[2, 0] == bound[2, 0] / 2
+    with pytest.raises(ValueError, match="against"):
+        summation_error_bound(ids, up, 4, against="float64")
 
 
 @pytest.mark.parametrize(
@@ -179,3 +185,12 @@ def test_step_runs_forward_and_backward(path):
         expected = np.zeros((10, 3), np.float32)
         np.add.at(expected, ids, out.numpy())
         np.testing.assert_allclose(grad.numpy(), expected, rtol=1e-6)
+
+
+def test_step_exposes_its_graph():
+    spec = tf.TensorSpec([4], tf.int32)
+    ids = [1, 2, 2, 7]
+    lookup_ops = graph_op_types(step("lookup", 10, 3, ids, backward=True).tf_function, spec)
+    onehot_ops = graph_op_types(step("one_hot", 10, 3, ids, backward=True).tf_function, spec)
+    assert lookup_ops["MatMul"] == 0 and lookup_ops["GatherV2"] == 1
+    assert onehot_ops["MatMul"] == 2 and onehot_ops["OneHot"] == 1
