@@ -1,0 +1,137 @@
+"""LazyAdam: identical to Keras's Adam on dense gradients, lazy on IndexedSlices."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from embedtut.optimizers import LazyAdam
+
+LR, B1, B2, EPS = 0.05, 0.9, 0.999, 1e-7
+
+
+def _numpy_adam_rows(w, m, v, g, t):
+    """Reference Adam step (Keras's formulation) on the given rows, in float64."""
+    m = B1 * m + (1 - B1) * g
+    v = B2 * v + (1 - B2) * g**2
+    alpha = LR * np.sqrt(1 - B2**t) / (1 - B1**t)
+    return w - alpha * m / (np.sqrt(v) + EPS), m, v
+
+
+def _variable(seed=0, shape=(6, 3)):
+    init = np.random.default_rng(seed).normal(size=shape).astype("float32")
+    return keras.Variable(init), init
+
+
+def test_dense_gradients_match_keras_adam():
+    rng = np.random.default_rng(1)
+    grads = [rng.normal(size=(6, 3)).astype("float32") for _ in range(5)]
+    results = []
+    for cls in (keras.optimizers.Adam, LazyAdam):
+        var, _ = _variable()
+        opt = cls(learning_rate=LR)
+        for g in grads:
+            opt.apply_gradients([(tf.constant(g), var)])
+        results.append(var.numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6, atol=1e-7)
+
+
+def test_dense_gradients_match_keras_adam_amsgrad():
+    rng = np.random.default_rng(2)
+    grads = [rng.normal(size=(4, 2)).astype("float32") for _ in range(4)]
+    results = []
+    for cls in (keras.optimizers.Adam, LazyAdam):
+        var, _ = _variable(shape=(4, 2))
+        opt = cls(learning_rate=LR, amsgrad=True)
+        for g in grads:
+            opt.apply_gradients([(tf.constant(g), var)])
+        results.append(var.numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6, atol=1e-7)
+
+
+def test_sparse_gradients_touch_only_batch_rows_with_adams_math():
+    var, w0 = _variable()
+    opt = LazyAdam(learning_rate=LR)
+    # Step 1 uses rows 1 and 3 (row 3 twice: its gradients must be summed);
+    # step 2 uses row 4 only.
+    g1 = np.array([[1.0, 2.0, -1.0], [0.5, 0.5, 0.5], [0.25, -1.0, 2.0]], "float32")
+    steps = [(g1, [1, 3, 3]), (np.array([[3.0, -2.0, 1.0]], "float32"), [4])]
+    w = w0.astype("float64")
+    m = np.zeros_like(w)
+    v = np.zeros_like(w)
+    for t, (values, ids) in enumerate(steps, start=1):
+        before = var.numpy().copy()
+        grad = tf.IndexedSlices(tf.constant(values), tf.constant(ids), tf.constant([6, 3]))
+        opt.apply_gradients([(grad, var)])
+        after = var.numpy()
+        rows = sorted(set(ids))
+        dense = np.zeros_like(w)
+        np.add.at(dense, ids, values.astype("float64"))
+        w[rows], m[rows], v[rows] = _numpy_adam_rows(w[rows], m[rows], v[rows], dense[rows], t)
+        others = [r for r in range(6) if r not in rows]
+        np.testing.assert_array_equal(after[others], before[others])
+        assert np.all(after[rows] != before[rows])
+        np.testing.assert_allclose(after, w, rtol=1e-5, atol=1e-6)
+    # The moments of rows that were absent at step 2 were left alone (not decayed).
+    # (1 - 0.999 in float32 is 0.00099998713: a relative error of 1.3e-5 in v.)
+    np.testing.assert_allclose(opt._momentums[0].numpy(), m, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(opt._velocities[0].numpy(), v, rtol=5e-5, atol=1e-9)
+
+
+def test_keras_adam_moves_earlier_rows_where_lazy_adam_does_not():
+    finals = {}
+    for cls in (keras.optimizers.Adam, LazyAdam):
+        var, w0 = _variable()
+        opt = cls(learning_rate=LR)
+        for ids in ([1], [2]):
+            grad = tf.IndexedSlices(tf.ones((1, 3)), tf.constant(ids), tf.constant([6, 3]))
+            opt.apply_gradients([(grad, var)])
+        finals[cls.__name__] = np.any(var.numpy() != w0, axis=1)
+    # Row 1 was in step 1 only: Adam moves it again at step 2 (dense moments); both
+    # optimizers leave never-seen rows alone.
+    assert finals["Adam"].tolist() == [False, True, True, False, False, False]
+    assert finals["LazyAdam"].tolist() == [False, True, True, False, False, False]
+
+
+@pytest.mark.parametrize("cls, expected", [(LazyAdam, [5]), (keras.optimizers.Adam, [1, 2, 5])])
+def test_fit_moves_only_the_rows_of_the_batch(cls, expected):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((2,), dtype="int32"),
+            keras.layers.Embedding(10, 4),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(optimizer=cls(0.01), loss="mse")
+    model.fit(np.array([[1, 2]], "int32"), np.ones((1, 1)), epochs=2, verbose=0)
+    table = model.layers[0].embeddings.numpy().copy()
+    # The optimizer keeps its state between fits: this fit's batch uses row 5 only.
+    model.fit(np.array([[5, 5]], "int32"), np.ones((1, 1)), epochs=1, verbose=0)
+    moved = np.any(model.layers[0].embeddings.numpy() != table, axis=1)
+    assert np.flatnonzero(moved).tolist() == expected
+
+
+def test_serialization_round_trip(tmp_path):
+    opt = LazyAdam(learning_rate=0.02, beta_1=0.8, amsgrad=True)
+    config = keras.optimizers.serialize(opt)
+    again = keras.optimizers.deserialize(config)
+    assert type(again) is LazyAdam
+    assert again.get_config() == opt.get_config()
+
+    model = keras.Sequential(
+        [keras.Input((3,), dtype="int32"), keras.layers.Embedding(7, 2), keras.layers.Flatten()]
+    )
+    model.compile(optimizer=opt, loss="mse")
+    model.fit(np.array([[1, 2, 3]]), np.zeros((1, 6)), verbose=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded.optimizer) is LazyAdam
+    assert loaded.optimizer.beta_1 == pytest.approx(0.8)
+    np.testing.assert_array_equal(
+        loaded.optimizer.variables[1].numpy(), model.optimizer.variables[1].numpy()
+    )
