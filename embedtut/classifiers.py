@@ -133,3 +133,44 @@ def pooled_classifier(
         learning_rate=learning_rate,
         name=name,
     )
+
+
+def string_batches(
+    ranks,
+    labels,
+    words,
+    *,
+    batch_size: int = 512,
+    shuffle_seed: int | None = None,
+):
+    """A ``tf.data.Dataset`` of ``(token strings, labels)`` batches from a rank matrix.
+
+    String-input layers (:mod:`embedtut.hashing`, :mod:`embedtut.subwords`) need words, not
+    ids. Keeping the data as integer ranks and looking the strings up batch by batch
+    (``tf.gather`` on the vocabulary) is much lighter than one big string array.
+
+    Args:
+        ranks: ``(n, steps)`` integers; 0 is padding (becomes ``""``), ``r`` is
+            ``words[r - 1]``, e.g. ``load_imdb(index_from=0, start_char=None,
+            oov_char=None, maxlen=...)``.
+        labels: ``n`` labels.
+        words: the vocabulary by rank (e.g. :func:`embedtut.sequences.vocabulary`).
+        batch_size: reviews per batch.
+        shuffle_seed: shuffle the reviews every epoch with this seed (``None``: keep order).
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    ranks = np.asarray(ranks)
+    if ranks.ndim != 2 or not np.issubdtype(ranks.dtype, np.integer):
+        raise ValueError(f"ranks must be a 2-D integer array, got {ranks.dtype} {ranks.shape}")
+    if len(labels) != len(ranks):
+        raise ValueError(f"got {len(ranks)} rows of ranks but {len(labels)} labels")
+    if ranks.size and (ranks.min() < 0 or ranks.max() > len(words)):
+        raise ValueError(f"ranks must lie in [0, {len(words)}] (0 = padding, r = words[r - 1])")
+    table = tf.constant([b""] + [str(w).encode("utf-8") for w in words], dtype=tf.string)
+    data = tf.data.Dataset.from_tensor_slices((ranks, np.asarray(labels)))
+    if shuffle_seed is not None:
+        data = data.shuffle(len(ranks), seed=shuffle_seed, reshuffle_each_iteration=True)
+    data = data.batch(batch_size).map(lambda x, y: (tf.gather(table, x), y))
+    return data.prefetch(tf.data.AUTOTUNE)
