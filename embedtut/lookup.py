@@ -5,7 +5,8 @@ An embedding layer with table ``W`` (``input_dim × output_dim``) maps id ``i`` 
 to ``one_hot(i) @ W``, which is the same row. This module gives the pieces chapter 1 uses
 to check that claim and to measure what each way costs:
 
-* NumPy references: :func:`one_hot`, :func:`lookup`, :func:`one_hot_matmul`;
+* NumPy references: :func:`one_hot`, :func:`lookup`, :func:`one_hot_matmul`, and
+  :func:`sparse_one_hot` for a one-hot matrix that stores only its ones;
 * a matched pair of Keras layers holding the same matrix: :func:`matched_pair`;
 * gradients with respect to the table, for either layer: :func:`table_gradient`,
   :func:`densify`, and the rounding bound for comparing them: :func:`summation_error_bound`;
@@ -49,6 +50,22 @@ def one_hot(ids, num_classes: int, *, dtype: Any = np.float32) -> np.ndarray:
     """
     ids = check_ids(ids, num_classes)
     return np.eye(num_classes, dtype=dtype)[ids]
+
+
+def sparse_one_hot(ids, num_classes: int):
+    """The one-hot encoding of 1-D ``ids`` as a ``tf.SparseTensor`` of shape
+    ``(len(ids), num_classes)``, float32, storing only the ones.
+
+    ``keras.ops.matmul`` (and so ``Dense``) computes the product of such a tensor with a
+    matrix by ``tf.nn.embedding_lookup_sparse``: a gather, not a matrix multiplication.
+    """
+    import tensorflow as tf
+
+    ids = check_ids(ids, num_classes)
+    if ids.ndim != 1:
+        raise ValueError(f"ids must be 1-D for a sparse one-hot matrix, got shape {ids.shape}")
+    indices = np.stack([np.arange(ids.size), ids], axis=1)
+    return tf.SparseTensor(indices, tf.ones(ids.size), dense_shape=(ids.size, num_classes))
 
 
 def lookup(table, ids) -> np.ndarray:

@@ -16,6 +16,7 @@ from embedtut.lookup import (
     one_hot,
     one_hot_matmul,
     restrict_vocabulary,
+    sparse_one_hot,
     step,
     summation_error_bound,
     table_gradient,
@@ -194,3 +195,18 @@ def test_step_exposes_its_graph():
     onehot_ops = graph_op_types(step("one_hot", 10, 3, ids, backward=True).tf_function, spec)
     assert lookup_ops["MatMul"] == 0 and lookup_ops["GatherV2"] == 1
     assert onehot_ops["MatMul"] == 2 and onehot_ops["OneHot"] == 1
+
+
+def test_dense_on_sparse_one_hot_is_a_lookup():
+    embedding, dense = matched_pair(30, 5, seed=1)
+    ids = np.array([3, 29, 3, 0, 7])
+    sparse = sparse_one_hot(ids, 30)
+    assert tuple(sparse.dense_shape.numpy()) == (5, 30)
+    assert np.array_equal(tf.sparse.to_dense(sparse).numpy(), one_hot(ids, 30))
+    assert np.array_equal(dense(sparse).numpy(), embedding(ids).numpy())
+    ops = graph_op_types(lambda sp: dense(sp), tf.SparseTensorSpec([None, 30], tf.float32))
+    assert ops["MatMul"] == 0 and ops["GatherV2"] >= 1
+    with pytest.raises(ValueError, match="1-D"):
+        sparse_one_hot(ids.reshape(1, 5), 30)
+    with pytest.raises(ValueError, match="out of range"):
+        sparse_one_hot([30], 30)
