@@ -1,0 +1,223 @@
+"""Training an embedding table: which rows each optimizer moves, and what a step costs.
+
+* :func:`track_rows` trains a tiny model on batches whose ids you choose and records,
+  after every step, how far each row of the table moved.
+* :func:`movement_verdict` reads that record: only the batch's rows moved, or also the
+  rows seen in earlier batches, or every row.
+* :func:`gradient_kinds` reports the Python type of the gradient each variable hands the
+  optimizer inside ``model.fit`` (``IndexedSlices`` or a dense ``Tensor``).
+* :func:`step_time_case` builds the callable :func:`embedtut.bench.sweep` times: one
+  training step of a model whose table has ``V`` rows.
+* :func:`onehot_autoencoder` is the tiny autoencoder the book contrasts with the layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import keras
+import numpy as np
+
+
+def tiny_model(
+    vocab_size: int,
+    dim: int,
+    *,
+    sequence_length: int = 2,
+    embeddings_initializer="uniform",
+    trainable: bool = True,
+    name: str = "tiny",
+) -> keras.Model:
+    """Ids -> ``Embedding`` (named ``"embedding"``) -> mean over steps -> ``Dense(1)``."""
+    for label, value in (("vocab_size", vocab_size), ("dim", dim)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{label} must be a positive integer, not {value!r}")
+    return keras.Sequential(
+        [
+            keras.Input((sequence_length,), dtype="int32"),
+            keras.layers.Embedding(
+                vocab_size,
+                dim,
+                embeddings_initializer=embeddings_initializer,
+                trainable=trainable,
+                name="embedding",
+            ),
+            keras.layers.GlobalAveragePooling1D(name="mean"),
+            keras.layers.Dense(1, name="out"),
+        ],
+        name=name,
+    )
+
+
+def _check_batches(batches: Sequence[Sequence[int]], vocab_size: int) -> list[np.ndarray]:
+    if not len(batches):
+        raise ValueError("batches must hold at least one batch of ids")
+    out = []
+    for i, ids in enumerate(batches):
+        arr = np.asarray(ids)
+        if arr.ndim != 1 or not arr.size or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"batch {i} must be a non-empty list of integer ids, got {ids!r}")
+        if arr.min() < 0 or arr.max() >= vocab_size:
+            raise ValueError(f"batch {i} has an id outside [0, {vocab_size}): {ids!r}")
+        out.append(arr.astype("int32"))
+    if len({len(b) for b in out}) != 1:
+        raise ValueError("every batch must have the same number of ids (one sequence each)")
+    return out
+
+
+def track_rows(
+    optimizer: keras.optimizers.Optimizer,
+    batches: Sequence[Sequence[int]],
+    *,
+    vocab_size: int = 8,
+    dim: int = 4,
+    seed: int = 0,
+) -> np.ndarray:
+    """Train :func:`tiny_model` one batch at a time and record how each row moved.
+
+    Each batch is one sequence of ids (e.g. ``[1, 2]``: that step uses rows 1 and 2),
+    with target 1 and squared error. The model and its table are initialised from
+    ``seed``, so every optimizer starts from the same weights.
+
+    Returns:
+        ``(vocab_size, steps)`` array: entry ``[r, s]`` is the largest absolute change
+        of an element of row ``r`` during step ``s`` (exactly 0.0 when the row did not
+        move at all).
+    """
+    batches = _check_batches(batches, vocab_size)
+    keras.utils.set_random_seed(seed)
+    model = tiny_model(vocab_size, dim, sequence_length=len(batches[0]))
+    model.compile(optimizer=optimizer, loss="mse")
+    table = model.get_layer("embedding").embeddings
+    moved = np.zeros((vocab_size, len(batches)))
+    for step, ids in enumerate(batches):
+        before = table.numpy().copy()
+        model.train_on_batch(ids[None, :], np.ones((1, 1), "float32"))
+        moved[:, step] = np.abs(table.numpy() - before).max(axis=1)
+    return moved
+
+
+def movement_verdict(moved: np.ndarray, batches: Sequence[Sequence[int]]) -> str:
+    """Classify a :func:`track_rows` record by which rows moved at every step.
+
+    Returns one of ``"only the batch's rows"``, ``"the batch's rows and rows seen
+    before"``, ``"every row"``, or ``"none of these"``. Never-seen rows are the rows
+    in no batch so far.
+    """
+    moved = np.asarray(moved)
+    if moved.ndim != 2 or moved.shape[1] != len(batches):
+        raise ValueError(f"moved must be (rows, {len(batches)} steps), got {moved.shape}")
+    rows = set(range(moved.shape[0]))
+    seen: set[int] = set()
+    fits = {"only the batch's rows": True, "the batch's rows and rows seen before": True}
+    fits["every row"] = True
+    for step, ids in enumerate(batches):
+        batch = {int(i) for i in ids}
+        actual = {int(r) for r in np.flatnonzero(moved[:, step] != 0)}
+        fits["only the batch's rows"] &= actual == batch
+        fits["the batch's rows and rows seen before"] &= actual == batch | seen
+        fits["every row"] &= actual == rows
+        seen |= batch
+    # With one batch, "only the batch" and "seen before" coincide: report the narrower.
+    for verdict, ok in fits.items():
+        if ok:
+            return verdict
+    return "none of these"
+
+
+def gradient_kinds(model: keras.Model, x, y, *, loss: str = "mse") -> dict[str, str]:
+    """The type of gradient each trainable variable reaches the optimizer with in ``fit``.
+
+    Compiles ``model`` with an SGD that notes ``type(gradient).__name__`` in its
+    ``update_step`` (which runs, inside ``fit``, while the train step is traced) and fits
+    one batch.
+
+    Returns:
+        Variable path (e.g. ``"tiny/embedding/embeddings"``) -> type name, such as
+        ``"IndexedSlices"`` or ``"SymbolicTensor"``/``"EagerTensor"`` (dense).
+    """
+    names: dict[str, str] = {}
+    paths = {id(v.value): v.path for v in model.trainable_variables}
+
+    class _Recorder(keras.optimizers.SGD):
+        def update_step(self, gradient, variable, learning_rate):
+            names[paths.get(id(variable), variable.name)] = type(gradient).__name__
+            return super().update_step(gradient, variable, learning_rate)
+
+    model.compile(optimizer=_Recorder(0.01, name="gradient_recorder"), loss=loss)
+    model.fit(x, y, epochs=1, batch_size=len(y), verbose=0)
+    return names
+
+
+def step_time_case(
+    optimizer_factory: Callable[[], keras.optimizers.Optimizer],
+    *,
+    dim: int = 32,
+    batch_size: int = 32,
+    sequence_length: int = 16,
+    seed: int = 0,
+    jit_compile: bool = False,
+) -> Callable[[int], Callable[[], object]]:
+    """A :func:`embedtut.bench.sweep` case: vocabulary size -> one timed training step.
+
+    The factory builds :func:`tiny_model` with ``V`` rows and a fresh optimizer, and
+    returns a callable that runs one training step (forward, gradient, ``apply_gradients``,
+    squared error against 1) on a fixed batch of ``batch_size`` sequences of ids drawn from
+    ``[1, 1000)``: the work a step *needs* does not grow with ``V``.
+
+    The step is a ``tf.function`` (TensorFlow backend), compiled with XLA when
+    ``jit_compile`` is true. It is built here rather than by ``model.compile`` because
+    Keras refuses XLA (it warns and falls back) while TensorFlow op determinism is on,
+    as it is after :func:`embedtut.seed_everything`. The factory runs the step once (to
+    trace it and build the optimizer's state) before returning it.
+    """
+    import tensorflow as tf
+
+    def factory(vocab_size: int):
+        keras.utils.set_random_seed(seed)
+        model = tiny_model(vocab_size, dim, sequence_length=sequence_length)
+        optimizer = optimizer_factory()
+        optimizer.build(model.trainable_variables)
+        rng = np.random.default_rng(seed)
+        x = rng.integers(1, min(1000, vocab_size), (batch_size, sequence_length)).astype("int32")
+        x = tf.constant(x)
+        y = tf.ones((batch_size, 1))
+
+        @tf.function(jit_compile=jit_compile)
+        def step():
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(model(x, training=True) - y))
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            return loss
+
+        step()
+        return step
+
+    return factory
+
+
+def onehot_autoencoder(vocab_size: int, code_dim: int, *, learning_rate: float = 0.05):
+    """A tiny autoencoder over one-hot tokens: ``one_hot -> Dense(code) -> softmax(V)``.
+
+    The encoder has no bias, so the code of token ``i`` is row ``i`` of its kernel. It is
+    compiled to *reconstruct its input*: categorical cross-entropy between the softmax
+    and the same one-hot vector, with Adam.
+    """
+    for label, value in (("vocab_size", vocab_size), ("code_dim", code_dim)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{label} must be a positive integer, not {value!r}")
+    model = keras.Sequential(
+        [
+            keras.Input((vocab_size,)),
+            keras.layers.Dense(code_dim, use_bias=False, name="encoder"),
+            keras.layers.Dense(vocab_size, activation="softmax", name="decoder"),
+        ],
+        name="onehot_autoencoder",
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model

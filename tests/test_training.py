@@ -1,0 +1,97 @@
+"""Row tracking, verdicts, gradient kinds, the timing case and the one-hot autoencoder."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from embedtut.training import (
+    gradient_kinds,
+    movement_verdict,
+    onehot_autoencoder,
+    step_time_case,
+    tiny_model,
+    track_rows,
+)
+
+BATCHES = [[1, 2], [3, 3], [1, 1]]
+
+
+def test_track_rows_sgd_moves_only_the_batch():
+    moved = track_rows(keras.optimizers.SGD(0.1), BATCHES)
+    assert moved.shape == (8, 3)
+    assert [np.flatnonzero(moved[:, s]).tolist() for s in range(3)] == [[1, 2], [3], [1]]
+    assert movement_verdict(moved, BATCHES) == "only the batch's rows"
+
+
+def test_track_rows_adam_keeps_moving_seen_rows():
+    moved = track_rows(keras.optimizers.Adam(0.01), BATCHES)
+    assert [np.flatnonzero(moved[:, s]).tolist() for s in range(3)] == [
+        [1, 2],
+        [1, 2, 3],
+        [1, 2, 3],
+    ]
+    assert movement_verdict(moved, BATCHES) == "the batch's rows and rows seen before"
+
+
+def test_track_rows_starts_from_the_same_weights():
+    a = track_rows(keras.optimizers.SGD(0.1), BATCHES, seed=5)
+    b = track_rows(keras.optimizers.SGD(0.1), BATCHES, seed=5)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_movement_verdicts_on_synthetic_records():
+    batches = [[0], [1]]
+    only = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    seen = np.array([[1.0, 1.0], [0.0, 1.0], [0.0, 0.0]])
+    every = np.ones((3, 2))
+    odd = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    assert movement_verdict(only, batches) == "only the batch's rows"
+    assert movement_verdict(seen, batches) == "the batch's rows and rows seen before"
+    assert movement_verdict(every, batches) == "every row"
+    assert movement_verdict(odd, batches) == "none of these"
+    with pytest.raises(ValueError, match="steps"):
+        movement_verdict(only, [[0]])
+
+
+def test_bad_batches_are_refused():
+    with pytest.raises(ValueError, match="outside"):
+        track_rows(keras.optimizers.SGD(0.1), [[1, 9]])
+    with pytest.raises(ValueError, match="same number"):
+        track_rows(keras.optimizers.SGD(0.1), [[1, 2], [3]])
+    with pytest.raises(ValueError, match="at least one"):
+        track_rows(keras.optimizers.SGD(0.1), [])
+
+
+def test_gradient_kinds_sees_indexed_slices_for_the_table():
+    keras.utils.set_random_seed(0)
+    kinds = gradient_kinds(tiny_model(6, 2), np.array([[1, 2]]), np.ones((1, 1)))
+    assert kinds["tiny/embedding/embeddings"] == "IndexedSlices"
+    assert kinds["tiny/out/kernel"] != "IndexedSlices"
+
+
+def test_frozen_tiny_model_has_no_trainable_table():
+    model = tiny_model(6, 2, trainable=False)
+    assert model.get_layer("embedding").trainable_weights == []
+    with pytest.raises(ValueError, match="vocab_size"):
+        tiny_model(0, 2)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_step_time_case_runs_a_training_step(jit):
+    step = step_time_case(lambda: keras.optimizers.SGD(0.1), dim=4, jit_compile=jit)(50)
+    first = float(step())
+    for _ in range(3):
+        last = float(step())
+    assert last < first  # the same batch again: the loss goes down
+
+
+def test_onehot_autoencoder_reconstructs_and_its_codes_are_kernel_rows():
+    keras.utils.set_random_seed(0)
+    model = onehot_autoencoder(6, 3)
+    eye = np.eye(6, dtype="float32")
+    model.fit(eye, eye, epochs=300, batch_size=6, verbose=0)
+    assert model.predict(eye, verbose=0).argmax(axis=1).tolist() == list(range(6))
+    codes = model.get_layer("encoder")(eye).numpy()
+    np.testing.assert_allclose(codes, model.get_layer("encoder").kernel.numpy(), rtol=1e-6)
