@@ -88,6 +88,7 @@ def fasttext_model(
     *,
     learning_rate: float = 3e-3,
     dropout: float = 0.0,
+    token_dropout: float = 0.0,
     combiner: str = "mean",
     name: str = "fasttext",
 ) -> keras.Model:
@@ -98,6 +99,7 @@ def fasttext_model(
         output_dim: vector size.
         learning_rate: :class:`embedtut.optimizers.LazyAdam`'s learning rate.
         dropout: dropout rate on the averaged vector (0 for none).
+        token_dropout: probability of dropping each id of a bag during training.
         combiner: how the bag is reduced (see :class:`EmbeddingBag`).
         name: the model's name.
 
@@ -116,6 +118,7 @@ def fasttext_model(
         _positive(input_dim, "input_dim"),
         _positive(output_dim, "output_dim"),
         combiner=combiner,
+        token_dropout=token_dropout,
         name="bag",
     )(inputs)
     if dropout:
@@ -139,6 +142,7 @@ class FastTextConfig:
     output_dim: int = 32
     learning_rate: float = 3e-3
     dropout: float = 0.0
+    token_dropout: float = 0.0
     epochs: int = 3
     batch_size: int = 32
 
@@ -158,6 +162,7 @@ def best_model(vocab_size: int) -> keras.Model:
         BEST.output_dim,
         learning_rate=BEST.learning_rate,
         dropout=BEST.dropout,
+        token_dropout=BEST.token_dropout,
         name="best",
     )
 
@@ -207,6 +212,7 @@ def train_fasttext(
         config.output_dim,
         learning_rate=config.learning_rate,
         dropout=config.dropout,
+        token_dropout=config.token_dropout,
     )
     train = ragged_batches(*data["train"], batch_size=config.batch_size, shuffle_seed=seed)
     test = ragged_batches(*data["test"], batch_size=1000)

@@ -64,6 +64,7 @@ def ngram_ids(
     vocab_size: int,
     num_buckets: int,
     ngram: int = 2,
+    binary: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each review's words and hashed n-grams (``n = 2..ngram``) as one flat id list.
 
@@ -74,6 +75,8 @@ def ngram_ids(
         vocab_size: words keep their rank as id; ranks above it count as unknown.
         num_buckets: hashed n-grams get ids ``vocab_size + 1 + bucket``.
         ngram: 1 for words only, 2 for words and bigrams, 3 adds trigrams.
+        binary: keep each distinct id once per review (presence, not counts, as in the
+            binarised features of NBSVM); the ids of a review are then sorted.
 
     Returns:
         ``(ids, row_offsets)``: ``ids[row_offsets[i]:row_offsets[i + 1]]`` are review ``i``'s
@@ -119,9 +122,14 @@ def ngram_ids(
     rows = np.concatenate(rows)
     keep = ids > 0
     ids, rows = ids[keep], rows[keep]
-    order = np.argsort(rows, kind="stable")
+    if binary:
+        key = np.unique(rows.astype(np.int64) * (vocab_size + 1 + int(num_buckets)) + ids)
+        rows, ids = np.divmod(key, vocab_size + 1 + int(num_buckets))
+    else:
+        order = np.argsort(rows, kind="stable")
+        ids, rows = ids[order], rows[order]
     counts = np.bincount(rows, minlength=num_rows)
-    return ids[order], np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    return ids, np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
 
 
 def num_ids(vocab_size: int, num_buckets: int) -> int:
@@ -177,6 +185,9 @@ class EmbeddingBag(keras.layers.Layer):
         output_dim: vector size.
         combiner: ``"mean"`` (fastText), ``"sum"`` or ``"sqrtn"`` (sum / sqrt(count)).
         embeddings_initializer: as in ``keras.layers.Embedding``.
+        token_dropout: during training only, drop each id of a bag with this probability
+            before reducing ("word dropout", Iyyer et al. 2015): a regulariser that also
+            makes the step cheaper. A bag that loses every id gives zeros.
 
     Ids are not range-checked at run time (like ``keras.layers.Embedding``); check them
     once with :func:`embedtut.ids.check_ids` when building the data.
@@ -189,12 +200,15 @@ class EmbeddingBag(keras.layers.Layer):
         *,
         combiner: str = "mean",
         embeddings_initializer="uniform",
+        token_dropout: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         for label, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{label} must be a positive integer, not {value!r}")
+        if not 0.0 <= token_dropout < 1.0:
+            raise ValueError(f"token_dropout must be in [0, 1), not {token_dropout!r}")
         if combiner not in _COMBINERS:
             raise ValueError(f"combiner must be one of {_COMBINERS}, not {combiner!r}")
         if keras.backend.backend() != "tensorflow":
@@ -205,6 +219,8 @@ class EmbeddingBag(keras.layers.Layer):
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
         self.combiner = combiner
+        self.token_dropout = float(token_dropout)
+        self.seed_generator = keras.random.SeedGenerator()
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
 
     def build(self, input_shape=None):
@@ -215,11 +231,16 @@ class EmbeddingBag(keras.layers.Layer):
         )
         self.built = True
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         import tensorflow as tf
 
         if not isinstance(inputs, tf.RaggedTensor):
             inputs = tf.RaggedTensor.from_tensor(inputs, padding=0)
+        if training and self.token_dropout > 0:
+            noise = keras.random.uniform(tf.shape(inputs.flat_values), seed=self.seed_generator)
+            inputs = tf.ragged.boolean_mask(
+                inputs, inputs.with_flat_values(noise >= self.token_dropout)
+            )
         ids = inputs.flat_values
         rows = inputs.value_rowids()
         # Gather from the tf.Variable itself (ResourceGather), not from a tensor read of
@@ -244,6 +265,7 @@ class EmbeddingBag(keras.layers.Layer):
                 "input_dim": self.input_dim,
                 "output_dim": self.output_dim,
                 "combiner": self.combiner,
+                "token_dropout": self.token_dropout,
                 "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
             }
         )

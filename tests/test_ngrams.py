@@ -160,3 +160,30 @@ def test_to_ragged_and_batches():
         ragged_batches(ragged, [0, 1, 1])
     with pytest.raises(ValueError, match="batch_size"):
         ragged_batches(ragged, [0, 1], batch_size=0)
+
+
+def test_embedding_bag_token_dropout_only_in_training():
+    layer = EmbeddingBag(6, 2, token_dropout=0.5)
+    layer.build()
+    table = np.arange(12, dtype="float32").reshape(6, 2)
+    layer.embeddings.assign(table)
+    same = tf.ragged.constant([[3] * 50], dtype=tf.int32)
+    np.testing.assert_allclose(np.asarray(layer(same, training=True))[0], table[3])
+    mixed = tf.ragged.constant([[1] * 100 + [5] * 100], dtype=tf.int32)
+    inference = np.asarray(layer(mixed, training=False))[0]
+    np.testing.assert_allclose(inference, table[[1, 5]].mean(axis=0))
+    trained = np.asarray(layer(mixed, training=True))[0]
+    assert not np.allclose(trained, inference)  # a random subset was averaged
+    assert table[1, 0] < trained[0] < table[5, 0]
+    with pytest.raises(ValueError, match="token_dropout"):
+        EmbeddingBag(6, 2, token_dropout=1.0)
+
+
+def test_ngram_ids_binary_keeps_each_id_once():
+    ranks = np.array([4, 4, 4, 2, 4, 4])
+    ids, offsets = ngram_ids(ranks, np.array([0, 3, 6]), vocab_size=5, num_buckets=7, binary=True)
+    first, second = ids[offsets[0] : offsets[1]], ids[offsets[1] : offsets[2]]
+    bigram = 6 + hash_ngram([np.array([4]), np.array([4])], 7)[0]
+    assert first.tolist() == sorted({4, bigram})
+    assert sorted(second.tolist()) == sorted(set(second.tolist()))
+    assert set(second.tolist()) >= {2, 4}
