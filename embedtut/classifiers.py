@@ -174,3 +174,45 @@ def string_batches(
         data = data.shuffle(len(ranks), seed=shuffle_seed, reshuffle_each_iteration=True)
     data = data.batch(batch_size).map(lambda x, y: (tf.gather(table, x), y))
     return data.prefetch(tf.data.AUTOTUNE)
+
+
+def fit_and_evaluate(
+    model,
+    train,
+    test,
+    *,
+    epochs: int = 3,
+    batch_size: int = 1024,
+    seed: int = 42,
+) -> tuple[keras.Model, dict[str, float]]:
+    """Seed, train ``model`` on ``train``, evaluate on ``test``; report accuracy and time.
+
+    ``train`` and ``test`` are ``(x, y)`` pairs of arrays or ``tf.data`` datasets (from
+    :func:`string_batches`). ``model`` may be a model or a zero-argument function that
+    builds one; the function is called after seeding (``keras.utils.set_random_seed``), so
+    the initial weights, the shuffling and therefore the result do not depend on what ran
+    before. ``seconds`` is wall time for training: machine-dependent.
+
+    Returns:
+        ``(model, metrics)``: the trained model and ``{"accuracy": test accuracy,
+        "train_accuracy": last epoch's, "seconds": training time}``.
+    """
+    import time
+
+    keras.utils.set_random_seed(seed)
+    if not isinstance(model, keras.Model):
+        model = model()
+    # a dataset shuffles itself (string_batches(shuffle_seed=...)); arrays are shuffled by fit
+    fit_kw = {"shuffle": False} if not isinstance(train, tuple) else {"batch_size": batch_size}
+    args = (train,) if not isinstance(train, tuple) else train
+    start = time.perf_counter()
+    history = model.fit(*args, epochs=epochs, verbose=0, **fit_kw)
+    seconds = time.perf_counter() - start
+    eval_args = (test,) if not isinstance(test, tuple) else test
+    eval_kw = {} if not isinstance(test, tuple) else {"batch_size": batch_size}
+    _, accuracy = model.evaluate(*eval_args, verbose=0, **eval_kw)
+    return model, {
+        "accuracy": float(accuracy),
+        "train_accuracy": float(history.history["accuracy"][-1]),
+        "seconds": seconds,
+    }

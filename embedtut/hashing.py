@@ -315,3 +315,19 @@ class MultiHashEmbedding(keras.layers.Layer):
             embeddings_initializer=keras.initializers.serialize(self.embeddings_initializer),
         )
         return config
+
+
+def colliding_token_share(buckets, counts) -> float:
+    """Fraction of the corpus's tokens whose word shares its bucket with another word.
+
+    Args:
+        buckets: one bucket id per distinct word.
+        counts: how often each word occurs (same order).
+    """
+    buckets = np.asarray(buckets).ravel()
+    counts = np.asarray(counts, dtype=np.float64).ravel()
+    if buckets.shape != counts.shape:
+        raise ValueError(f"got {buckets.size} bucket ids but {counts.size} counts")
+    _, inverse, loads = np.unique(buckets, return_inverse=True, return_counts=True)
+    total = counts.sum()
+    return float(counts[loads[inverse] > 1].sum() / total) if total else 0.0

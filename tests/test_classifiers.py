@@ -67,3 +67,18 @@ def test_bad_arguments_are_refused(kwargs, match):
 def test_bag_of_embeddings_needs_a_layer():
     with pytest.raises(ValueError, match="keras Layer"):
         bag_of_embeddings("embedding")
+
+
+def test_fit_and_evaluate_is_reproducible():
+    from embedtut.classifiers import fit_and_evaluate
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 10, (64, 5))
+    y = (x[:, 0] > 5).astype("int32")
+    results = [
+        fit_and_evaluate(lambda: pooled_classifier(10, 4), (x, y), (x, y), epochs=2, batch_size=16)
+        for _ in range(2)
+    ]
+    assert results[0][1]["accuracy"] == results[1][1]["accuracy"]
+    assert set(results[0][1]) == {"accuracy", "train_accuracy", "seconds"}
+    assert isinstance(results[0][0], keras.Model)

@@ -169,3 +169,12 @@ def test_multi_hash_embedding_round_trip(tmp_path):
 def test_bad_arguments_are_refused(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_colliding_token_share():
+    from embedtut.hashing import colliding_token_share
+
+    assert colliding_token_share([0, 1, 0, 2], [10, 5, 3, 2]) == pytest.approx(13 / 20)
+    assert colliding_token_share([0, 1], [4, 4]) == 0.0
+    with pytest.raises(ValueError, match="counts"):
+        colliding_token_share([0, 1], [1])
