@@ -139,6 +139,8 @@ class FastTextConfig:
 
     ngram: int = 2
     num_buckets: int = 2**21
+    binary: bool = False
+    combiner: str = "mean"
     output_dim: int = 32
     learning_rate: float = 3e-3
     dropout: float = 0.0
@@ -147,9 +149,23 @@ class FastTextConfig:
     batch_size: int = 32
 
 
-#: The best embedding-only configuration found in chapter 5.
+#: fastText with words only (Joulin et al. 2017's unigram model), epochs chosen on validation.
+UNIGRAMS = FastTextConfig(ngram=1, epochs=3)
+
+#: fastText with words and hashed bigrams, epochs chosen on validation.
+BIGRAMS = FastTextConfig(ngram=2, num_buckets=2**21, epochs=4)
+
+#: The best embedding-only configuration found in chapter 5 (chosen on a validation split):
+#: words + hashed bi- and trigrams, each counted once per review, 30% of them dropped at
+#: random in every training step.
 BEST = FastTextConfig(
-    ngram=3, num_buckets=2**22, output_dim=32, learning_rate=3e-3, dropout=0.5, epochs=4
+    ngram=3,
+    num_buckets=2**23,
+    binary=True,
+    output_dim=16,
+    learning_rate=3e-3,
+    token_dropout=0.3,
+    epochs=5,
 )
 
 
@@ -163,6 +179,7 @@ def best_model(vocab_size: int) -> keras.Model:
         learning_rate=BEST.learning_rate,
         dropout=BEST.dropout,
         token_dropout=BEST.token_dropout,
+        combiner=BEST.combiner,
         name="best",
     )
 
@@ -204,6 +221,7 @@ def train_fasttext(
             vocab_size=vocab_size,
             num_buckets=config.num_buckets,
             ngram=config.ngram,
+            binary=config.binary,
         )
         data[split] = (to_ragged(ids, offsets), tokens.labels)
     keras.utils.set_random_seed(seed)
@@ -213,6 +231,7 @@ def train_fasttext(
         learning_rate=config.learning_rate,
         dropout=config.dropout,
         token_dropout=config.token_dropout,
+        combiner=config.combiner,
     )
     train = ragged_batches(*data["train"], batch_size=config.batch_size, shuffle_seed=seed)
     test = ragged_batches(*data["test"], batch_size=1000)

@@ -90,3 +90,29 @@ def test_best_config_and_model():
     with pytest.raises(dataclasses.FrozenInstanceError):
         BEST.epochs = 99  # type: ignore[misc]
     assert FastTextConfig().ngram == 2
+
+
+def test_train_fasttext_end_to_end_on_a_tiny_corpus(tmp_path, tiny_archive, cache):
+    import tarfile
+
+    from embedtut.models import train_fasttext
+    from embedtut.sequences import vocabulary
+
+    with tarfile.open(tiny_archive[0]) as tar:
+        tar.extractall(tmp_path / "corpus", filter="data")
+    source = tmp_path / "corpus" / "aclImdb"
+    config = FastTextConfig(
+        ngram=2,
+        num_buckets=64,
+        output_dim=4,
+        epochs=30,
+        binary=True,
+        learning_rate=0.05,
+        batch_size=2,
+    )
+    result = train_fasttext(config, source=source, per_class=3)
+    vocab_size = len(vocabulary(source=source, per_class=3)[0])
+    assert result.params == num_ids(vocab_size, 64) * 4 + 4 + 1
+    assert result.seconds > 0
+    # "great" marks every positive review, "awful" every negative one: the test set is easy.
+    assert result.accuracy == 1.0
