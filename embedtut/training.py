@@ -8,6 +8,7 @@
   optimizer inside ``model.fit`` (``IndexedSlices`` or a dense ``Tensor``).
 * :func:`step_time_case` builds the callable :func:`embedtut.bench.sweep` times: one
   training step of a model whose table has ``V`` rows.
+* :func:`gather_update_case` isolates, in plain TensorFlow, a lookup plus a sparse update.
 * :func:`onehot_autoencoder` is the tiny autoencoder the book contrasts with the layer.
 """
 
@@ -190,6 +191,45 @@ def step_time_case(
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
             return loss
+
+        step()
+        return step
+
+    return factory
+
+
+def gather_update_case(
+    read: str, *, dim: int = 32, rows: int = 512
+) -> Callable[[int], Callable[[], object]]:
+    """A :func:`embedtut.bench.sweep` case isolating the cost of a sparse update in plain TF.
+
+    One ``tf.function`` (no XLA): gather ``rows`` rows of a ``(V, dim)`` ``tf.Variable``,
+    take the gradient of their sum (an ``IndexedSlices``), and ``scatter_sub`` it into the
+    variable: the work of an embedding lookup plus an SGD step, nothing else.
+
+    Args:
+        read: ``"tensor"`` reads the whole variable as a tensor first and gathers from that
+            (what ``keras.ops.take`` does with the TensorFlow backend, through
+            ``convert_to_tensor``); ``"variable"`` gathers from the variable itself
+            (TensorFlow's ``ResourceGather``).
+    """
+    if read not in ("tensor", "variable"):
+        raise ValueError(f"read must be 'tensor' or 'variable', not {read!r}")
+    import tensorflow as tf
+
+    def factory(vocab_size: int):
+        table = tf.Variable(tf.random.stateless_uniform((vocab_size, dim), seed=(0, 0)))
+        ids = tf.range(1, rows + 1) % vocab_size
+
+        @tf.function(jit_compile=False)
+        def step():
+            with tf.GradientTape() as tape:
+                source = tf.convert_to_tensor(table) if read == "tensor" else table
+                tape.watch(source)
+                total = tf.reduce_sum(tf.gather(source, ids))
+            grad = tape.gradient(total, source)
+            table.scatter_sub(tf.IndexedSlices(grad.values * 0.01, grad.indices))
+            return total
 
         step()
         return step

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from embedtut.training import (
+    gather_update_case,
     gradient_kinds,
     movement_verdict,
     onehot_autoencoder,
@@ -95,3 +96,13 @@ def test_onehot_autoencoder_reconstructs_and_its_codes_are_kernel_rows():
     assert model.predict(eye, verbose=0).argmax(axis=1).tolist() == list(range(6))
     codes = model.get_layer("encoder")(eye).numpy()
     np.testing.assert_allclose(codes, model.get_layer("encoder").kernel.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("read", ["tensor", "variable"])
+def test_gather_update_case_runs_an_sgd_step_on_the_gathered_rows(read):
+    step = gather_update_case(read, dim=2, rows=3)(10)
+    # Each step subtracts 0.01 from every gathered element: the sum drops by 0.01 * 3 * 2.
+    first, second = float(step()), float(step())
+    assert first - second == pytest.approx(0.06, rel=1e-4)
+    with pytest.raises(ValueError, match="read"):
+        gather_update_case("dense")
