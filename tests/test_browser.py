@@ -15,6 +15,7 @@ The HTML is ``_build/html``: ``.ci/run`` builds it first; this test builds it it
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def site():
     from playwright.sync_api import sync_playwright  # a dependency: requirements.txt pins it
 
     start = time.perf_counter()
+    shutil.rmtree(SHOTS, ignore_errors=True)  # no screenshot of a page that is gone
     if "EMBEDTUT_HTML" not in os.environ and bc.stale_pages(HTML):
         bc.build_book()
     missing = [n for n in DOCNAMES if not (HTML / f"{n}.html").exists()]
