@@ -143,8 +143,24 @@ def colliding_pairs(words, buckets, *, top: int | None = None) -> list[tuple[str
     return pairs
 
 
+class StringEmbedding(keras.layers.Layer):
+    """Base of the layers that embed strings: ``PAD`` (``""``) is masked.
+
+    Subclasses set ``self.output_dim``; each string becomes one vector of that size.
+    """
+
+    def compute_mask(self, inputs, mask=None):
+        return ops.not_equal(inputs, PAD)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.output_dim)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor((*inputs.shape, self.output_dim), dtype=self.compute_dtype)
+
+
 @keras.saving.register_keras_serializable(package="embedtut")
-class HashedEmbedding(keras.layers.Layer):
+class HashedEmbedding(StringEmbedding):
     """Strings -> ``keras.layers.Hashing`` -> ``keras.layers.Embedding`` (one hash).
 
     ``""`` is padding: it gets row 0 and is masked; every other string lands in one of
@@ -193,15 +209,6 @@ class HashedEmbedding(keras.layers.Layer):
     def call(self, inputs):
         return self.embedding(self.hashing(inputs))
 
-    def compute_mask(self, inputs, mask=None):
-        return ops.not_equal(inputs, PAD)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape, self.output_dim)
-
-    def compute_output_spec(self, inputs):
-        return keras.KerasTensor((*inputs.shape, self.output_dim), dtype=self.compute_dtype)
-
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -214,7 +221,7 @@ class HashedEmbedding(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="embedtut")
-class MultiHashEmbedding(keras.layers.Layer):
+class MultiHashEmbedding(StringEmbedding):
     """Hash embeddings (Svenstrup et al. 2017): ``k`` hashes into one shared table.
 
     A word ``w`` reads rows ``h_1(w), ..., h_k(w)`` of a table of ``num_buckets`` rows
@@ -295,15 +302,6 @@ class MultiHashEmbedding(keras.layers.Layer):
         out = out * ops.expand_dims(ops.cast(ops.not_equal(unique, PAD), out.dtype), -1)
         out = tf.gather(out, position)
         return tf.reshape(out, tf.concat([tf.shape(inputs), [self.output_dim]], 0))
-
-    def compute_mask(self, inputs, mask=None):
-        return ops.not_equal(inputs, PAD)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape, self.output_dim)
-
-    def compute_output_spec(self, inputs):
-        return keras.KerasTensor((*inputs.shape, self.output_dim), dtype=self.compute_dtype)
 
     def get_config(self):
         config = super().get_config()

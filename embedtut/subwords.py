@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from embedtut.hashing import PAD, _check_buckets
+from embedtut.hashing import PAD, StringEmbedding, _check_buckets
 
 
 def char_ngrams(word: str, min_n: int = 3, max_n: int = 6) -> list[str]:
@@ -42,7 +42,7 @@ def _check_widths(min_n, max_n) -> None:
 
 
 @keras.saving.register_keras_serializable(package="embedtut")
-class SubwordEmbedding(keras.layers.Layer):
+class SubwordEmbedding(StringEmbedding):
     """fastText-style word vectors from hashed character n-grams (string input).
 
     For a word ``w`` with n-grams ``G(w)`` (widths ``min_n..max_n`` of ``<w>``) the vector
@@ -146,15 +146,6 @@ class SubwordEmbedding(keras.layers.Layer):
         vectors *= tf.cast(tf.not_equal(unique, PAD), total.dtype)[:, None]
         out = tf.gather(vectors, position)
         return tf.reshape(out, tf.concat([tf.shape(inputs), [self.output_dim]], 0))
-
-    def compute_mask(self, inputs, mask=None):
-        return ops.not_equal(inputs, PAD)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape, self.output_dim)
-
-    def compute_output_spec(self, inputs):
-        return keras.KerasTensor((*inputs.shape, self.output_dim), dtype=self.compute_dtype)
 
     def get_config(self):
         config = super().get_config()
