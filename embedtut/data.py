@@ -179,7 +179,12 @@ def _extract(archive: Path, *, sha256: str | None, per_class: int, origin: str) 
                     f"IMDB archive. Download {IMDB_URL} again."
                 )
             validate_tree(tmp / "aclImdb", per_class=per_class, where=archive)
-            os.replace(tmp, target)
+            try:
+                os.replace(tmp, target)
+            except OSError:
+                # Another process unpacked the same verified archive first: use its tree.
+                if not (target / "aclImdb").is_dir():
+                    raise
         except tarfile.FilterError as exc:
             raise IMDBDataError(
                 f"{archive} could not be unpacked safely: {exc}. The archive has a member "

@@ -192,3 +192,18 @@ def test_real_corpus_loads_with_its_known_shape(real_imdb):
     assert set(train.ratings[train.labels == 1].tolist()) <= {7, 8, 9, 10}
     assert set(train.ratings[train.labels == 0].tolist()) <= {1, 2, 3, 4}
     assert len(load_reviews("unsup", source=real_imdb)) == 50_000
+
+
+def test_a_concurrent_extraction_is_reused(cache, tiny_archive, monkeypatch):
+    archive, digest = tiny_archive
+    first = imdb_path(archive, sha256=digest, per_class=3)
+    # Simulate losing the race: the target appears while this process is extracting.
+    real_exists = Path.exists
+
+    def not_yet(path):
+        return False if path == first.parent else real_exists(path)
+
+    monkeypatch.setattr(Path, "exists", not_yet)
+    assert imdb_path(archive, sha256=digest, per_class=3) == first
+    monkeypatch.undo()
+    assert sorted(p.name for p in cache.iterdir()) == [first.parent.name]
