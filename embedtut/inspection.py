@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from embedtut.neighbors import top_directions
+
 
 def _as_table(table) -> np.ndarray:
     if hasattr(table, "numpy"):
@@ -140,13 +142,11 @@ def pca_2d(vectors) -> tuple[np.ndarray, np.ndarray]:
     x = _as_table(vectors)
     if x.shape[0] < 2 or x.shape[1] < 2:
         raise ValueError(f"need at least 2 vectors of at least 2 dimensions, got {x.shape}")
-    x = x - x.mean(axis=0)
-    _, s, vt = np.linalg.svd(x, full_matrices=False)
-    points = x @ vt[:2].T
+    mean, axes, shares = top_directions(x, 2)
+    points = (x - mean) @ axes.T
     signs = np.sign(points[np.abs(points).argmax(axis=0), [0, 1]])
     points *= np.where(signs == 0, 1.0, signs)
-    var = s**2
-    return points, var[:2] / var.sum() if var.sum() > 0 else np.zeros(2)
+    return points, shares[:2]
 
 
 def export_projector(

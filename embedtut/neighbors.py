@@ -1,4 +1,4 @@
-"""Nearest neighbours of rows of an embedding table, by cosine similarity."""
+"""Geometry of embedding vectors: cosine similarity, nearest neighbours, principal directions."""
 
 from __future__ import annotations
 
@@ -91,3 +91,69 @@ def word_positive_rate(sequences, labels, vocab_size: int) -> np.ndarray:
     positive = np.bincount(flat, weights=owner.astype(np.float64), minlength=vocab_size)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(docs > 0, positive / docs, np.nan)
+
+
+def cosine_similarity(a, b) -> np.ndarray:
+    """Row-wise cosine similarity of two ``(n, d)`` arrays (or two vectors)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(
+            f"cosine_similarity needs arrays of the same shape, got {a.shape} and {b.shape}"
+        )
+    norms = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+    return (a * b).sum(-1) / np.where(norms == 0, 1.0, norms)
+
+
+def top_directions(reference, k: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, top-``k`` principal directions and variance shares of ``reference`` rows.
+
+    Returns:
+        ``(mean, directions, shares)``: ``directions`` is ``(k, d)`` with orthonormal
+        rows, ``shares`` the fraction of the total variance along every principal
+        direction (all ``d`` of them, largest first; zeros when the rows are all equal).
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    if reference.ndim != 2 or len(reference) < 2:
+        raise ValueError(f"reference must be an (n >= 2, d) array, got shape {reference.shape}")
+    if not 0 <= k <= reference.shape[1]:
+        raise ValueError(f"k must be between 0 and d = {reference.shape[1]}, not {k}")
+    mean = reference.mean(axis=0)
+    _, s, vt = np.linalg.svd(reference - mean, full_matrices=False)
+    variance = s**2
+    total = variance.sum()
+    return mean, vt[:k], variance / total if total > 0 else np.zeros_like(variance)
+
+
+def remove_top_directions(vectors, reference, k: int = 1) -> np.ndarray:
+    """Centre ``vectors`` on ``reference``'s mean and project out its top ``k`` directions.
+
+    A model trained for one output concentrates almost all the variance of its vectors in
+    one direction, which then dominates every cosine; removing it shows what else the
+    vectors share (for subword vectors: n-grams).
+    """
+    mean, directions, _ = top_directions(reference, k)
+    centred = np.asarray(vectors, dtype=np.float64) - mean
+    return centred - (centred @ directions.T) @ directions
+
+
+def neighbour_rank(queries, targets, reference) -> np.ndarray:
+    """How many ``reference`` rows are closer (cosine) to each query than its target row.
+
+    Args:
+        queries: ``(m, d)`` vectors.
+        targets: ``m`` row indices into ``reference``.
+        reference: ``(n, d)`` vectors.
+
+    Returns:
+        ``m`` ranks; 0 means the target is the query's nearest neighbour.
+    """
+    queries = np.asarray(queries, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    targets = np.asarray(targets)
+    if len(queries) != len(targets):
+        raise ValueError(f"got {len(queries)} queries but {len(targets)} targets")
+    q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    r = reference / np.linalg.norm(reference, axis=1, keepdims=True)
+    sims = q @ r.T
+    own = sims[np.arange(len(q)), targets]
+    return (sims > own[:, None]).sum(axis=1)

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embedtut.neighbors import cosine, cosine_neighbors, word_positive_rate
+from embedtut.neighbors import (
+    cosine,
+    cosine_neighbors,
+    cosine_similarity,
+    neighbour_rank,
+    remove_top_directions,
+    top_directions,
+    word_positive_rate,
+)
 
 TABLE = np.array(
     [
@@ -53,3 +61,21 @@ def test_word_positive_rate_counts_each_text_once():
     assert np.isnan(rate[4]) and np.isnan(rate[0])
     with pytest.raises(ValueError, match="labels"):
         word_positive_rate(texts, np.array([1, 0]), 5)
+
+
+def test_similarity_helpers():
+    np.testing.assert_allclose(cosine_similarity([[1, 0], [1, 1]], [[2, 0], [-1, -1]]), [1.0, -1.0])
+    rng = np.random.default_rng(0)
+    # 200 vectors that mostly differ along one direction, plus small noise
+    axis = np.array([3.0, 4.0, 0.0]) / 5
+    ref = rng.normal(size=(200, 1)) * 10 * axis + rng.normal(scale=0.1, size=(200, 3))
+    mean, directions, shares = top_directions(ref, 1)
+    assert abs(abs(directions[0] @ axis) - 1) < 1e-3 and shares[0] > 0.99
+    removed = remove_top_directions(ref, ref, 1)
+    assert np.abs(removed @ directions[0]).max() < 1e-9 and np.abs(removed @ axis).max() < 0.01
+    ranks = neighbour_rank(ref[:5] * 2, [0, 1, 2, 3, 4], ref)
+    assert (ranks == 0).all()
+    with pytest.raises(ValueError, match="same shape"):
+        cosine_similarity([1, 0], [1, 0, 0])
+    with pytest.raises(ValueError, match="targets"):
+        neighbour_rank(ref[:2], [0], ref)
