@@ -144,10 +144,26 @@ def colliding_pairs(words, buckets, *, top: int | None = None) -> list[tuple[str
 
 
 class StringEmbedding(keras.layers.Layer):
-    """Base of the layers that embed strings: ``PAD`` (``""``) is masked.
+    """Base of the layers that embed strings: ``PAD`` (``""``) is masked, its vector zero.
 
-    Subclasses set ``self.output_dim``; each string becomes one vector of that size.
+    Subclasses set ``self.output_dim`` and implement :meth:`embed_unique`; :meth:`call`
+    embeds each distinct string of a batch once and gathers the vectors back into the
+    batch's shape.
     """
+
+    def embed_unique(self, strings):
+        """``(u, output_dim)`` vectors for a 1-D tensor of ``u`` distinct strings."""
+        raise NotImplementedError
+
+    def call(self, inputs):
+        import tensorflow as tf
+
+        inputs = tf.convert_to_tensor(inputs, tf.string)
+        unique, position = tf.unique(tf.reshape(inputs, [-1]))
+        vectors = self.embed_unique(unique)
+        vectors = vectors * ops.expand_dims(ops.cast(ops.not_equal(unique, PAD), vectors.dtype), -1)
+        out = tf.gather(vectors, position)
+        return tf.reshape(out, tf.concat([tf.shape(inputs), [self.output_dim]], 0))
 
     def compute_mask(self, inputs, mask=None):
         return ops.not_equal(inputs, PAD)
@@ -289,19 +305,11 @@ class MultiHashEmbedding(StringEmbedding):
         components = ops.stack([h(inputs) for h in self.hashings], axis=-1)
         return components, self.weight_hashing(inputs)
 
-    def call(self, inputs):
-        import tensorflow as tf
-
-        # Hash each distinct string of the batch once, then gather the vectors back.
-        inputs = tf.convert_to_tensor(inputs, tf.string)
-        unique, position = tf.unique(tf.reshape(inputs, [-1]))
-        components, weight_row = self.bucket_ids(unique)
+    def embed_unique(self, strings):
+        components, weight_row = self.bucket_ids(strings)
         vectors = ops.take(self.embeddings, components, axis=0)  # (u, k, d)
         weights = ops.take(self.importance, weight_row, axis=0)  # (u, k)
-        out = ops.sum(vectors * ops.expand_dims(weights, -1), axis=-2)
-        out = out * ops.expand_dims(ops.cast(ops.not_equal(unique, PAD), out.dtype), -1)
-        out = tf.gather(out, position)
-        return tf.reshape(out, tf.concat([tf.shape(inputs), [self.output_dim]], 0))
+        return ops.sum(vectors * ops.expand_dims(weights, -1), axis=-2)
 
     def get_config(self):
         config = super().get_config()

@@ -126,26 +126,21 @@ class SubwordEmbedding(StringEmbedding):
             return ops.zeros_like(ops.cast(ops.not_equal(words, PAD), "int64"))
         return self.lookup(words)
 
-    def call(self, inputs):
+    def embed_unique(self, strings):
         import tensorflow as tf
 
-        inputs = tf.convert_to_tensor(inputs, tf.string)
-        unique, position = tf.unique(tf.reshape(inputs, [-1]))
-        grams = self.ngram_ids(unique)
+        grams = self.ngram_ids(strings)
         rows = tf.gather(ops.convert_to_tensor(self.ngram_embeddings), grams.flat_values)
         total = tf.math.unsorted_segment_sum(
-            rows, grams.value_rowids(), num_segments=tf.shape(unique)[0]
+            rows, grams.value_rowids(), num_segments=tf.shape(strings)[0]
         )
         count = tf.cast(grams.row_lengths(), total.dtype)
         if self.vocabulary is not None:
-            ids = self.lookup(unique)
+            ids = self.lookup(strings)
             known = tf.cast(ids > 0, total.dtype)
             total += tf.gather(ops.convert_to_tensor(self.word_embeddings), ids) * known[:, None]
             count += known
-        vectors = total / tf.maximum(count, 1.0)[:, None]
-        vectors *= tf.cast(tf.not_equal(unique, PAD), total.dtype)[:, None]
-        out = tf.gather(vectors, position)
-        return tf.reshape(out, tf.concat([tf.shape(inputs), [self.output_dim]], 0))
+        return total / tf.maximum(count, 1.0)[:, None]
 
     def get_config(self):
         config = super().get_config()
