@@ -2,10 +2,20 @@
 
 Each module is named after a concept of the book:
 
-* :mod:`embedtut.data` loads the real IMDB corpus (Maas et al. 2011), verified;
-* :mod:`embedtut.sequences` turns it into the integer sequences Keras readers know;
-* :mod:`embedtut.repro` seeds everything (:func:`seed_everything`);
-* :mod:`embedtut.cache` keeps downloads and tokenised arrays, written atomically.
+* data and setup: :mod:`embedtut.data` (the real IMDB corpus, verified),
+  :mod:`embedtut.sequences` (the integer sequences Keras readers know),
+  :mod:`embedtut.cache` (atomic, pickle-free cache), :mod:`embedtut.repro`
+  (:func:`seed_everything`);
+* chapter 1, lookup versus one-hot: :mod:`embedtut.lookup`, with the timing harness
+  :mod:`embedtut.bench` and :mod:`embedtut.plotting`;
+* chapter 2, inside the layer: :mod:`embedtut.layers` (``ScratchEmbedding``, ``IdCheck``),
+  :mod:`embedtut.ids` (id validation), :mod:`embedtut.source` (showing installed source);
+* chapter 3, trainability: :mod:`embedtut.training`, :mod:`embedtut.optimizers`
+  (``LazyAdam``), :mod:`embedtut.skipgram`, :mod:`embedtut.neighbors`;
+* chapter 4, hashing and subwords: :mod:`embedtut.hashing`, :mod:`embedtut.subwords`,
+  :mod:`embedtut.classifiers`;
+* chapter 5, IMDB: :mod:`embedtut.models`, :mod:`embedtut.ngrams` (``EmbeddingBag``),
+  :mod:`embedtut.inspection`.
 """
 
 from embedtut.repro import seed_everything
