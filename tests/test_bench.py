@@ -8,7 +8,18 @@ import textwrap
 import numpy as np
 import pytest
 
-from embedtut.bench import Timing, _block, peak_memory, pivot, sweep, time_call
+from embedtut.bench import (
+    BackgroundLoad,
+    Ratio,
+    Sweep,
+    Timing,
+    _block,
+    compare,
+    peak_memory,
+    pivot,
+    sweep,
+    time_call,
+)
 
 
 def test_time_call_counts_runs():
@@ -32,18 +43,40 @@ def test_sweep_table_shape_columns_and_measures():
         "a": lambda n: lambda: seen.append(("a", n)),
         "b": lambda n: lambda: seen.append(("b", n)),
     }
-    table = sweep("n", [1, 10, 100], cases, repeat=2, warmup=1, measures={"size": lambda fn: 7.0})
-    assert table.shape == (6, 5)
-    assert list(table.columns) == ["n", "case", "median_s", "best_s", "size"]
+    result = sweep(
+        "n",
+        [1, 10, 100],
+        cases,
+        rounds=3,
+        warmup=1,
+        min_round_s=0,
+        measures={"size": lambda fn: 7.0},
+    )
+    assert isinstance(result, Sweep)
+    table = result.table
+    assert table.shape == (6, 6)
+    assert list(table.columns) == ["n", "case", "robust_s", "median_s", "best_s", "size"]
     assert table["n"].tolist() == [1, 1, 10, 10, 100, 100]
     assert table["case"].tolist() == ["a", "b"] * 3
-    assert (table["size"] == 7.0).all()
-    assert (table["best_s"] <= table["median_s"]).all()
-    # 1 warmup + 2 timed calls; this measure does not call fn.
-    assert seen.count(("a", 10)) == 3
-    wide = pivot(table, "n")
+    assert (table["best_s"] <= table["robust_s"]).all()
+    # 1 warmup + 1 calibration call + 3 timed rounds of one call each; measures run after.
+    assert seen.count(("a", 10)) == 5
+    wide = result.pivot()
     assert wide.shape == (3, 2) and list(wide.columns) == ["a", "b"]
     assert list(wide.index) == [1, 10, 100]
+    assert result.growth("a", 100, 1).rounds == 3
+
+
+def test_sweep_sets_every_point_up_before_timing_any():
+    events = []
+
+    def factory(n):
+        events.append(("setup", n))
+        return lambda: events.append(("call", n))
+
+    sweep("n", [1, 2], {"a": factory}, rounds=3, warmup=0, min_round_s=0)
+    first_call = next(i for i, e in enumerate(events) if e[0] == "call")
+    assert [e for e in events[:first_call]] == [("setup", 1), ("setup", 2)]
 
 
 @pytest.mark.parametrize(
@@ -61,9 +94,100 @@ def test_sweep_refuses_bad_arguments(args, kwargs, match):
 
 
 def test_pivot_names_a_missing_column():
-    table = sweep("n", [1], {"a": lambda n: lambda: None}, repeat=1, warmup=0)
+    table = sweep("n", [1], {"a": lambda n: lambda: None}, rounds=3, warmup=0).table
     with pytest.raises(ValueError, match="no column 'V'"):
         pivot(table, "V")
+
+
+def test_compare_interleaves_and_reverses_the_order_each_round():
+    order = []
+    compare(
+        {"a": lambda: order.append("a"), "b": lambda: order.append("b")},
+        rounds=4,
+        warmup=0,
+        min_round_s=0,
+    )
+    # one calibration call each, then rounds: a b | b a | a b | b a
+    assert order == ["a", "b"] + ["a", "b", "b", "a", "a", "b", "b", "a"]
+
+
+def test_compare_calibrates_calls_per_round():
+    calls = {"fast": 0}
+
+    def fast():
+        calls["fast"] += 1
+
+    result = compare({"fast": fast}, rounds=3, warmup=0, min_round_s=0.005)
+    n = result.number["fast"]
+    assert n > 10  # an empty call is far below 5 ms: many calls make up one round
+    assert calls["fast"] == 1 + 3 * n
+    assert result.table().loc["fast", "calls_per_round"] == n
+
+
+def _spin(n):
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def test_compare_detects_a_deliberately_slowed_variant():
+    result = compare(
+        {"slow": lambda: _spin(80_000), "fast": lambda: _spin(10_000)}, rounds=9, warmup=1
+    )
+    ratio = result.ratio("slow", "fast")
+    assert ratio.slow == "slow" and ratio.fast == "fast" and ratio.rounds == 9
+    ratio.require(at_least=3.0, claim="8 times the work")  # expected about 8
+    assert ratio.low <= ratio.high
+    with pytest.raises(AssertionError, match=r"expected at most 1.5x, measured .*x \(per-round"):
+        ratio.require(at_most=1.5)
+    result.ratio("fast", "slow").require(at_most=0.34)
+
+
+def test_verdict_does_not_flip_under_background_load():
+    def verdict():
+        result = compare(
+            {"slow": lambda: _spin(80_000), "fast": lambda: _spin(10_000)}, rounds=9, warmup=1
+        )
+        return result.ratio("slow", "fast").estimate >= 3.0
+
+    quiet = verdict()
+    with BackgroundLoad(workers=2, seconds=60) as load:
+        busy = verdict()
+        assert load.running == 2  # the load really ran throughout
+    assert quiet and busy
+    assert load.running == 0  # stopped on exit
+
+
+def test_compare_and_require_refuse_bad_arguments():
+    with pytest.raises(ValueError, match="empty"):
+        compare({})
+    with pytest.raises(ValueError, match="rounds"):
+        compare({"a": lambda: None}, rounds=2)
+    with pytest.raises(ValueError, match="quantile"):
+        compare({"a": lambda: None}, quantile=1.5)
+    result = compare({"a": lambda: None}, rounds=3, warmup=0, min_round_s=0)
+    with pytest.raises(KeyError, match="no variant 'b'"):
+        result.ratio("a", "b")
+    with pytest.raises(ValueError, match="at_least, at_most"):
+        Ratio(1.0, 1.0, 1.0, 3).require()
+    with pytest.raises(ValueError, match="workers"):
+        BackgroundLoad(workers=0)
+
+
+def test_background_load_workers_stop_by_themselves():
+    import time
+
+    load = BackgroundLoad(workers=1, seconds=0.5)
+    with load:
+        time.sleep(1.5)
+        assert load.running == 0
+
+
+def test_quantile_interpolates():
+    timing = Timing(median=2.0, best=1.0, runs=(4.0, 1.0, 3.0, 2.0, 5.0))
+    assert timing.quantile(0) == 1.0 and timing.quantile(1) == 5.0
+    assert timing.quantile(0.5) == 3.0 and timing.quantile(0.125) == 1.5
 
 
 def test_block_walks_nested_results():
