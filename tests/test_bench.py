@@ -175,6 +175,16 @@ def test_compare_and_require_refuse_bad_arguments():
         BackgroundLoad(workers=0)
 
 
+def test_ratio_scaled_multiplies_estimate_and_spread():
+    ratio = Ratio(2.0, 1.5, 2.5, 9, slow="s", fast="f").scaled(3, what="3 calls of s")
+    assert (ratio.estimate, ratio.low, ratio.high, ratio.rounds) == (6.0, 4.5, 7.5, 9)
+    assert ratio.slow == "3 calls of s" and ratio.fast == "f"
+    with pytest.raises(AssertionError, match="3 calls of s / f"):
+        ratio.require(at_least=7)
+    with pytest.raises(ValueError, match="positive"):
+        ratio.scaled(0)
+
+
 def test_background_load_workers_stop_by_themselves():
     import time
 
