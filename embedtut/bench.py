@@ -145,8 +145,8 @@ class Ratio:
 
     def require(
         self, *, at_least: float | None = None, at_most: float | None = None, claim: str = ""
-    ) -> Ratio:
-        """Assert ``at_least <= estimate <= at_most``; return ``self`` so calls can chain.
+    ) -> None:
+        """Assert ``at_least <= estimate <= at_most``.
 
         Raises:
             AssertionError: the estimate is outside the bound; the message names the
@@ -160,7 +160,6 @@ class Ratio:
             raise AssertionError(f"{what}: expected at least {at_least}x, measured {self}")
         if at_most is not None and not self.estimate <= at_most:
             raise AssertionError(f"{what}: expected at most {at_most}x, measured {self}")
-        return self
 
 
 @dataclass(frozen=True)
