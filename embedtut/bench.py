@@ -22,7 +22,7 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,6 +160,52 @@ class Ratio:
             raise AssertionError(f"{what}: expected at least {at_least}x, measured {self}")
         if at_most is not None and not self.estimate <= at_most:
             raise AssertionError(f"{what}: expected at most {at_most}x, measured {self}")
+
+
+def require_on_cpu(
+    ratio: Any,
+    *,
+    at_least: float | None = None,
+    at_most: float | None = None,
+    claim: str = "",
+    gpus: Sequence[Any] | None = None,
+) -> None:
+    """Check a cost claim that was measured, and holds, on a CPU; with a GPU, say it was not.
+
+    The book's cost ratios were measured on a CPU, where they rest on work such as one
+    pass over a whole table taking tens of milliseconds; a GPU changes those costs (that
+    pass takes microseconds there), so its thresholds say nothing about one. With no GPU
+    visible this is ``ratio.require(at_least=..., at_most=..., claim=...)``; with one, the
+    check is skipped and a line saying so, with the bound and the measured ratio, is
+    printed: never a silent pass.
+
+    Args:
+        ratio: a :class:`Ratio`.
+        at_least, at_most, claim: as for :meth:`Ratio.require`.
+        gpus: the visible GPUs; by default ``tf.config.list_physical_devices("GPU")``.
+
+    Raises:
+        AssertionError: no GPU is visible and the ratio is outside the bound.
+        ValueError: no bound was given.
+    """
+    if at_least is None and at_most is None:
+        raise ValueError("give at_least, at_most or both")
+    if gpus is None:
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        ratio.require(at_least=at_least, at_most=at_most, claim=claim)
+        return
+    bound = " and ".join(
+        f"{word} {value}x"
+        for word, value in (("at least", at_least), ("at most", at_most))
+        if value is not None
+    )
+    print(
+        f"SKIPPED, {len(gpus)} GPU(s) visible: {claim or 'cost claim'} "
+        f"({ratio.slow} / {ratio.fast} {bound} is a claim about a CPU); measured {ratio}"
+    )
 
 
 @dataclass(frozen=True)

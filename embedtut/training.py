@@ -6,9 +6,11 @@
   rows seen in earlier batches, or every row.
 * :func:`gradient_kinds` reports the Python type of the gradient each variable hands the
   optimizer inside ``model.fit`` (``IndexedSlices`` or a dense ``Tensor``).
-* :func:`step_time_case` builds the callable :func:`embedtut.bench.sweep` times: one
-  training step of a model whose table has ``V`` rows.
+* :func:`step_time_case` builds a case for :func:`embedtut.bench.sweep`: one training step
+  of a model whose table has ``V`` rows.
 * :func:`gather_update_case` isolates, in plain TensorFlow, a lookup plus a sparse update.
+* :func:`table_work` counts, without a clock, what a traced step does with whole
+  ``V × d`` tensors (reads, arithmetic, writes) and how many row scatters it runs.
 * :func:`onehot_autoencoder` is the tiny autoencoder the book contrasts with the layer.
 """
 
@@ -159,7 +161,7 @@ def step_time_case(
     seed: int = 0,
     jit_compile: bool = False,
 ) -> Callable[[int], Callable[[], object]]:
-    """A :func:`embedtut.bench.sweep` case: vocabulary size -> one timed training step.
+    """A :func:`embedtut.bench.sweep` case: vocabulary size ``V`` -> one training step to time.
 
     The factory builds :func:`tiny_model` with ``V`` rows and a fresh optimizer, and
     returns a callable that runs one training step (forward, gradient, ``apply_gradients``,
@@ -169,8 +171,10 @@ def step_time_case(
     The step is a ``tf.function`` (TensorFlow backend), compiled with XLA when
     ``jit_compile`` is true. It is built here rather than by ``model.compile`` because
     Keras refuses XLA (it warns and falls back) while TensorFlow op determinism is on,
-    as it is after :func:`embedtut.seed_everything`. The factory runs the step once (to
-    trace it and build the optimizer's state) before returning it.
+    as it is after :func:`embedtut.seed_everything`. The factory traces the step, runs it
+    once and returns the ``tf.function`` itself, so :func:`table_work` can read its graph.
+    (Tracing before the first call keeps TensorFlow from warning about retracing when
+    :func:`embedtut.bench.sweep` sets many points up in a row.)
     """
     import tensorflow as tf
 
@@ -192,6 +196,7 @@ def step_time_case(
             optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
             return loss
 
+        step.get_concrete_function()  # trace here, so that no call of it counts as retracing
         step()
         return step
 
@@ -201,11 +206,12 @@ def step_time_case(
 def gather_update_case(
     read: str, *, dim: int = 32, rows: int = 512
 ) -> Callable[[int], Callable[[], object]]:
-    """A :func:`embedtut.bench.sweep` case isolating the cost of a sparse update in plain TF.
+    """A :func:`embedtut.bench.sweep` case: ``V`` -> a lookup plus a sparse update, in plain TF.
 
-    One ``tf.function`` (no XLA): gather ``rows`` rows of a ``(V, dim)`` ``tf.Variable``,
-    take the gradient of their sum (an ``IndexedSlices``), and ``scatter_sub`` it into the
-    variable: the work of an embedding lookup plus an SGD step, nothing else.
+    The factory returns one ``tf.function`` (no XLA, traced and run once): gather ``rows``
+    rows of a ``(V, dim)`` ``tf.Variable``, take the gradient of their sum (an
+    ``IndexedSlices``), and ``scatter_sub`` it into the variable: the work of an embedding
+    lookup plus an SGD step, nothing else.
 
     Args:
         read: ``"tensor"`` reads the whole variable as a tensor first and gathers from that
@@ -231,10 +237,61 @@ def gather_update_case(
             table.scatter_sub(tf.IndexedSlices(grad.values * 0.01, grad.indices))
             return total
 
+        step.get_concrete_function()  # trace here, so that no call of it counts as retracing
         step()
         return step
 
     return factory
+
+
+_WHOLE_WRITES = ("AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp")
+_PASS_THROUGH = ("Identity", "IdentityN")
+
+
+def table_work(fn, shape: Sequence[int]) -> dict[str, int]:
+    """What one traced step does with whole tables of ``shape``: structure, no clock.
+
+    Traces ``fn`` (a zero-argument ``tf.function`` such as the steps :func:`step_time_case`
+    and :func:`gather_update_case` return; a plain function is wrapped in one) and counts,
+    in its graph:
+
+    * ``"whole-table reads"``: ``ReadVariableOp`` ops reading a variable of ``shape`` in
+      full for another op to use (as ``ops.take`` does before it gathers);
+    * ``"whole-table math"``: other ops with an output of ``shape`` that another op uses
+      (a gradient made dense, a moment updated for every row), ``Identity`` ops aside;
+    * ``"whole-table writes"``: ``Assign*VariableOp`` ops whose new value has ``shape``;
+    * ``"row writes"``: ``ResourceScatter*`` ops writing rows ``shape[1:]`` wide.
+
+    An optimizer's slots (moments, accumulators) have the table's shape, so their reads
+    and writes count too. The graph, and so the count, is the same on every device and
+    with or without XLA (which compiles this graph, it does not change it).
+    """
+    import tensorflow as tf
+
+    shape = tuple(int(n) for n in shape)
+    if not isinstance(fn, tf.types.experimental.PolymorphicFunction):
+        fn = tf.function(fn)
+    graph = fn.get_concrete_function().graph
+
+    def dims(tensor) -> tuple:
+        return tuple(tensor.shape.as_list()) if tensor.shape.rank is not None else ()
+
+    def whole(op) -> bool:  # an output of the table's shape that some op uses
+        return any(dims(out) == shape and out.consumers() for out in op.outputs)
+
+    counts = dict.fromkeys(
+        ("whole-table reads", "whole-table math", "whole-table writes", "row writes"), 0
+    )
+    for op in graph.get_operations():
+        if op.type in _WHOLE_WRITES:
+            counts["whole-table writes"] += dims(op.inputs[1]) == shape
+        elif op.type.startswith("ResourceScatter"):
+            counts["row writes"] += dims(op.inputs[2])[1:] == shape[1:]
+        elif op.type == "ReadVariableOp":
+            counts["whole-table reads"] += whole(op)
+        elif op.type not in _PASS_THROUGH:
+            counts["whole-table math"] += whole(op)
+    return counts
 
 
 def onehot_autoencoder(vocab_size: int, code_dim: int, *, learning_rate: float = 0.05):

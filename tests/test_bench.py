@@ -17,6 +17,7 @@ from embedtut.bench import (
     compare,
     peak_memory,
     pivot,
+    require_on_cpu,
     sweep,
     time_call,
 )
@@ -244,3 +245,17 @@ def test_peak_memory_counts_the_bytes_a_call_allocates():
     assert 4000 <= small < 100_000
     assert big >= 4_000_000  # at least the 1000 × 1000 float32 result
     assert np.isfinite(big)
+
+
+def test_require_on_cpu_checks_without_a_gpu_and_says_so_when_it_skips(capsys):
+    ratio = Ratio(2.0, 1.8, 2.2, 9, slow="big", fast="small")
+    require_on_cpu(ratio, at_least=1.5, at_most=3, gpus=[])
+    with pytest.raises(AssertionError, match="grows.*expected at least 3x, measured 2.00x"):
+        require_on_cpu(ratio, at_least=3, claim="grows", gpus=[])
+    assert capsys.readouterr().out == ""
+    require_on_cpu(ratio, at_least=3, claim="grows", gpus=["GPU:0"])
+    out = capsys.readouterr().out
+    assert out.startswith("SKIPPED, 1 GPU(s) visible: grows (big / small at least 3x")
+    assert "measured 2.00x" in out
+    with pytest.raises(ValueError, match="at_least"):
+        require_on_cpu(ratio, gpus=["GPU:0"])

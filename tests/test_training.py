@@ -1,4 +1,5 @@
-"""Row tracking, verdicts, gradient kinds, the timing case and the one-hot autoencoder."""
+"""Row tracking, verdicts, gradient kinds, timing cases, step structure, CPU-only checks and
+the one-hot autoencoder."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import keras
 import numpy as np
 import pytest
 
+from embedtut.optimizers import LazyAdam
 from embedtut.training import (
     gather_update_case,
     gradient_kinds,
     movement_verdict,
     onehot_autoencoder,
     step_time_case,
+    table_work,
     tiny_model,
     track_rows,
 )
@@ -106,3 +109,55 @@ def test_gather_update_case_runs_an_sgd_step_on_the_gathered_rows(read):
     assert first - second == pytest.approx(0.06, rel=1e-4)
     with pytest.raises(ValueError, match="read"):
         gather_update_case("dense")
+
+
+def _work(reads=0, math=0, writes=0, rows=0):
+    return {
+        "whole-table reads": reads,
+        "whole-table math": math,
+        "whole-table writes": writes,
+        "row writes": rows,
+    }
+
+
+def test_table_work_tells_dense_updates_from_row_updates():
+    def work(make):
+        return table_work(step_time_case(make, dim=4)(50), (50, 4))
+
+    # One full read of the table in every step: the forward pass's ops.take.
+    assert work(lambda: keras.optimizers.SGD(0.1)) == _work(reads=1, rows=1)
+    assert work(lambda: LazyAdam(0.01)) == _work(reads=1, rows=3)  # m, v, the table
+    adam = work(lambda: keras.optimizers.Adam(0.01))
+    assert adam["whole-table writes"] == 3 and adam["row writes"] == 0
+    assert adam["whole-table math"] > 0
+    adagrad = work(lambda: keras.optimizers.Adagrad(0.1))
+    assert adagrad["whole-table writes"] == 0 and adagrad["whole-table math"] > 0
+
+
+def test_table_work_is_the_same_for_any_size_and_with_xla():
+    def work(rows, jit):
+        step = step_time_case(lambda: keras.optimizers.Adam(0.01), dim=4, jit_compile=jit)(rows)
+        return table_work(step, (rows, 4))
+
+    assert work(50, False) == work(80, False) == work(50, True)
+
+
+@pytest.mark.parametrize("read, reads", [("tensor", 1), ("variable", 0)])
+def test_table_work_sees_the_full_read_before_a_gather(read, reads):
+    step = gather_update_case(read, dim=2, rows=3)(10)
+    assert table_work(step, (10, 2)) == _work(reads=reads, rows=1)
+
+
+def test_table_work_traces_a_plain_function_and_ignores_other_shapes():
+    import tensorflow as tf
+
+    table = tf.Variable(tf.zeros((5, 3)))
+    other = tf.Variable(tf.zeros((4, 3)))
+
+    def step():
+        table.assign(table * 2.0)  # one full read, one whole-table product, one full write
+        other.assign_add(tf.ones((4, 3)))
+        table.scatter_sub(tf.IndexedSlices(tf.ones((1, 3)), tf.constant([0])))
+
+    assert table_work(step, (5, 3)) == _work(reads=1, math=1, writes=1, rows=1)
+    assert table_work(step, (4, 3))["whole-table writes"] == 1
