@@ -23,7 +23,8 @@ def loglog(
     """Plot ``y`` against ``x`` on log-log axes, one line per value of ``hue``.
 
     Args:
-        table: a ``pandas.DataFrame`` such as :func:`embedtut.bench.sweep` returns.
+        table: a tidy ``pandas.DataFrame``, such as the ``table`` of the
+            :class:`embedtut.bench.Sweep` that :func:`embedtut.bench.sweep` returns.
         x, y, hue: column names.
         ax: the axes to draw on; a new figure when ``None``.
         styles: optional keyword arguments for ``ax.plot`` per value of ``hue``, e.g.
