@@ -7,6 +7,7 @@ to check that claim and to measure what each way costs:
 
 * NumPy references: :func:`one_hot`, :func:`lookup`, :func:`one_hot_matmul`, and
   :func:`sparse_one_hot` for a one-hot matrix that stores only its ones;
+* an emulation of the reduced-precision matmul inputs of GPUs: :func:`round_to_tf32`;
 * a matched pair of Keras layers holding the same matrix: :func:`matched_pair`;
 * gradients with respect to the table, for either layer: :func:`table_gradient`,
   :func:`densify`, and the rounding bound for comparing them: :func:`summation_error_bound`;
@@ -78,6 +79,42 @@ def one_hot_matmul(table, ids) -> np.ndarray:
     """``one_hot(ids) @ table``: what a bias-free dense layer computes on one-hot input."""
     table = _table(table)
     return one_hot(ids, table.shape[0], dtype=table.dtype) @ table
+
+
+TF32_MANTISSA_BITS = 10
+"""Explicit mantissa bits of TensorFloat-32 (float32 has 23)."""
+
+
+def round_to_tf32(values) -> np.ndarray:
+    """float32 ``values`` rounded to TensorFloat-32 (TF32): 10 explicit mantissa bits, not 23.
+
+    This emulates what a float32 matmul reads on an NVIDIA GPU of the Ampere generation or
+    newer when TensorFlow's TF32 mode is on (its default there): TensorFlow documents that
+    the inputs of such ops are then "rounded from 23 bits of precision to 10 bits". The
+    13 lowest mantissa bits of each float32 bit pattern are rounded away, to nearest with
+    ties to even; the exponent, and so the range, stays float32's. The rounding rule is
+    this emulation's assumption (the documentation names none); with any round-to-nearest
+    rule the relative error of a normal number is at most ``2**-11``.
+
+    Returns float32 values whose 13 lowest mantissa bits are zero. Infinities and NaN are
+    returned unchanged; a finite value that rounds past the largest float32 becomes
+    infinite, as it would in hardware.
+
+    Raises:
+        ValueError: ``values`` is not float32 (a float64 input would be rounded twice).
+    """
+    if hasattr(values, "numpy"):
+        values = values.numpy()
+    arr = np.asarray(values)
+    if arr.dtype != np.float32:
+        raise ValueError(f"round_to_tf32 takes float32 values, not {arr.dtype}")
+    dropped = 23 - TF32_MANTISSA_BITS
+    flat = arr.reshape(-1)  # 1-D, so that 0-d input is handled by the same array code
+    bits = flat.view(np.uint32)
+    odd = (bits >> np.uint32(dropped)) & np.uint32(1)  # the last kept bit: ties go to even
+    half = np.uint32(1 << (dropped - 1))
+    rounded = (bits + (half - np.uint32(1)) + odd) & ~np.uint32((1 << dropped) - 1)
+    return np.where(np.isfinite(flat), rounded.view(np.float32), flat).reshape(arr.shape)
 
 
 def matched_pair(input_dim: int, output_dim: int, *, seed: int | None = None):

@@ -16,6 +16,7 @@ from embedtut.lookup import (
     one_hot,
     one_hot_matmul,
     restrict_vocabulary,
+    round_to_tf32,
     sparse_one_hot,
     step,
     summation_error_bound,
@@ -210,3 +211,30 @@ def test_dense_on_sparse_one_hot_is_a_lookup():
         sparse_one_hot(ids.reshape(1, 5), 30)
     with pytest.raises(ValueError, match="out of range"):
         sparse_one_hot([30], 30)
+
+
+def test_round_to_tf32_keeps_ten_mantissa_bits_ties_to_even():
+    ulp = 2.0**-10  # TF32's spacing between 1 and 2
+    x = np.array([1.0, 1 + ulp / 2, 1 + 1.5 * ulp, 1 + ulp / 2 + 2.0**-23, 0.0], np.float32)
+    expected = [1.0, 1.0, 1 + 2 * ulp, 1 + ulp, 0.0]  # ties: to the even neighbour
+    assert round_to_tf32(x).tolist() == expected
+    assert round_to_tf32(-x).tolist() == [-v for v in expected]
+    special = np.array([np.inf, -np.inf, np.finfo(np.float32).max], np.float32)
+    assert round_to_tf32(special).tolist() == [np.inf, -np.inf, np.inf]
+    assert np.isnan(round_to_tf32(np.float32(np.nan)))
+    assert round_to_tf32(np.float32(1.0)).shape == ()
+
+
+def test_round_to_tf32_error_bound_and_idempotence():
+    rng = np.random.default_rng(0)
+    table = rng.uniform(-0.05, 0.05, size=(200, 16)).astype(np.float32)
+    rounded = round_to_tf32(table)
+    assert rounded.dtype == np.float32 and rounded.shape == table.shape
+    assert not (rounded.view(np.uint32) & np.uint32(0x1FFF)).any()  # 13 low bits cleared
+    rel = np.abs(rounded - table) / np.abs(table)
+    assert rel.max() <= 2.0**-11 and rel.max() > 2.0**-12
+    assert np.array_equal(round_to_tf32(rounded), rounded)
+    ids = rng.integers(0, 200, size=(3, 7))
+    assert np.array_equal(round_to_tf32(one_hot(ids, 200)), one_hot(ids, 200))  # 0, 1 exact
+    with pytest.raises(ValueError, match="float32"):
+        round_to_tf32(table.astype(np.float64))
