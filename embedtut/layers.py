@@ -89,8 +89,10 @@ class ScratchEmbedding(keras.layers.Layer):
     def call(self, inputs):
         if self.validate_ids:
             inputs = assert_valid_ids(inputs, self.input_dim)
-        elif keras.backend.standardize_dtype(inputs.dtype) not in ("int32", "int64"):
-            inputs = ops.cast(inputs, "int32")  # what Keras does: 2.9 -> 2, -0.5 -> 0
+        if keras.backend.standardize_dtype(inputs.dtype) not in ("int32", "int64"):
+            # what Keras does: 2.9 -> 2, -0.5 -> 0; validated uint8/uint32 ids need it too,
+            # since TensorFlow's gather refuses them
+            inputs = ops.cast(inputs, "int32")
         outputs = ops.take(self.embeddings, inputs, axis=0)
         return ops.cast(outputs, self.compute_dtype)
 

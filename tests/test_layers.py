@@ -48,6 +48,20 @@ def test_same_outputs_as_keras_on_random_ids(dtype, shape):
     np.testing.assert_array_equal(b.numpy(), table[np.trunc(ids).astype(int)])
 
 
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "uint32", "int8", "int16"])
+def test_validated_ids_of_any_integer_dtype_read_the_same_rows_as_keras(dtype):
+    # TensorFlow's gather refuses uint8/uint32 indices: the layer casts after validating
+    ref, _, table = pair(input_dim=11, output_dim=4)
+    checked = ScratchEmbedding(11, 4, validate_ids=True)
+    checked.build()
+    checked.embeddings.assign(table)
+    ids = np.array([[0, 3, 10], [7, 7, 1]], dtype=dtype)
+    np.testing.assert_array_equal(checked(ids).numpy(), ref(ids).numpy())
+    np.testing.assert_array_equal(checked(ids).numpy(), table[ids.astype(int)])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="out of range"):
+        checked(np.array([11], dtype=dtype))
+
+
 def test_negative_ids_wrap_once_in_both():
     ref, new, table = pair(input_dim=5)
     ids = np.array([-1, -5, -2])
