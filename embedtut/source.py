@@ -24,7 +24,9 @@ def excerpt_text(func: Callable, start: str, stop: str | None = None) -> str:
 
     Returns:
         A header ``# <path from the package folder> :: <qualified name>`` and the lines,
-        dedented.
+        dedented. Where lines of the source are left out, before or after the excerpt, an
+        elision line says which: ``# ... lines 1-12 of 60 not shown ...`` (numbered within
+        ``func``'s source), so a reader never mistakes an excerpt for the whole function.
 
     Raises:
         LookupError: ``start`` or ``stop`` is not in the source (the library changed).
@@ -44,7 +46,15 @@ def excerpt_text(func: Callable, start: str, stop: str | None = None) -> str:
     package = func.__module__.split(".")[0]
     path = re.sub(rf".*[/\\]({re.escape(package)}[/\\])", r"\1", path)
     body = textwrap.dedent("\n".join(lines[first[0] : last + 1]))
-    return f"# {path} :: {name}\n{body}"
+    total = len(lines)
+
+    def hidden(a: int, b: int) -> str:  # 1-based, inclusive
+        span = f"line {a}" if a == b else f"lines {a}-{b}"
+        return f"# ... {span} of {total} not shown ...\n"
+
+    before = hidden(1, first[0]) if first[0] > 0 else ""
+    after = "\n" + hidden(last + 2, total).rstrip("\n") if last + 1 < total else ""
+    return f"# {path} :: {name}\n{before}{body}{after}"
 
 
 def excerpt(func: Callable, start: str, stop: str | None = None) -> None:
