@@ -80,23 +80,6 @@ def _timed(fn: Callable[[], Any], number: int) -> float:
     return (time.perf_counter() - start) / number
 
 
-def time_call(
-    fn: Callable[[], Any], *, repeat: int = 7, warmup: int = 2, number: int = 1
-) -> Timing:
-    """Time ``fn()`` alone: ``warmup`` untimed calls, then ``repeat`` timed rounds.
-
-    Each round calls ``fn`` ``number`` times and records seconds per call. Results
-    that are tensors are materialised inside the timed region, so lazy work counts.
-    This shows the size of one thing; to compare variants, use :func:`compare`.
-    """
-    if repeat < 1 or number < 1 or warmup < 0:
-        raise ValueError("repeat and number must be >= 1 and warmup >= 0")
-    for _ in range(warmup):
-        _block(fn())
-    runs = [_timed(fn, number) for _ in range(repeat)]
-    return Timing(median=statistics.median(runs), best=min(runs), runs=tuple(runs))
-
-
 @dataclass(frozen=True)
 class Ratio:
     """How many times longer variant ``slow`` took than variant ``fast``.
@@ -122,25 +105,6 @@ class Ratio:
         return (
             f"{self.estimate:.2f}x (per-round ratios {self.low:.2f}-{self.high:.2f}, "
             f"{self.rounds} rounds)"
-        )
-
-    def scaled(self, factor: float, *, what: str = "") -> Ratio:
-        """The ratio of ``factor`` times as many calls of ``slow`` as of ``fast``.
-
-        For claims about whole runs made of different numbers of calls: a model that
-        trains for 7,820 steps against one that trains for 3,910 compares as
-        ``comparison.ratio(slow, fast).scaled(7_820 / 3_910)``. ``what`` renames the
-        numerator in messages (e.g. ``"10 epochs of steps"``).
-        """
-        if not factor > 0:
-            raise ValueError(f"factor must be positive, not {factor}")
-        return Ratio(
-            estimate=self.estimate * factor,
-            low=self.low * factor,
-            high=self.high * factor,
-            rounds=self.rounds,
-            slow=what or f"{factor:g} x {self.slow}",
-            fast=self.fast,
         )
 
     def require(

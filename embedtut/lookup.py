@@ -11,7 +11,8 @@ to check that claim and to measure what each way costs:
 * a matched pair of Keras layers holding the same matrix: :func:`matched_pair`;
 * gradients with respect to the table, for either layer: :func:`table_gradient`,
   :func:`densify`, and the rounding bound for comparing them: :func:`summation_error_bound`;
-* the graph TensorFlow actually runs: :func:`graph_op_types`, :func:`gather_sources`;
+* the graph TensorFlow actually runs: :func:`concrete_function`, :func:`graph_op_types`,
+  :func:`gather_sources`;
 * the cost model and a step to time: :func:`cost_model`, :func:`step`.
 
 Every function that takes ids validates them with :func:`embedtut.ids.check_ids`, so an
@@ -242,7 +243,13 @@ def summation_error_bound(ids, upstream, input_dim: int, *, against: str = "orde
     return 2 * gamma * abs_sum
 
 
-def _concrete(fn, specs):
+def concrete_function(fn, *specs):
+    """``fn`` traced for ``specs`` (one ``tf.TensorSpec`` or example tensor per argument).
+
+    A plain Python function is wrapped in ``tf.function`` first (without autograph: the
+    functions the book traces have no Python loops over tensors). Read ``.graph`` of the
+    result to inspect the ops TensorFlow would run.
+    """
     import tensorflow as tf
 
     if not isinstance(fn, tf.types.experimental.PolymorphicFunction):
@@ -260,7 +267,7 @@ def graph_op_types(fn, *specs) -> Counter:
     Returns:
         A ``Counter`` op type -> number of ops of that type in the traced graph.
     """
-    graph = _concrete(fn, specs).graph
+    graph = concrete_function(fn, *specs).graph
     return Counter(op.type for op in graph.get_operations())
 
 
@@ -272,7 +279,7 @@ def gather_sources(fn, *specs) -> list[tuple[str, str, tuple]]:
         gather op, e.g. ``("GatherV2", "ReadVariableOp", (10000, 16))`` for a lookup in an
         embedding table. A gather over a ``Shape`` is shape bookkeeping, not a lookup.
     """
-    graph = _concrete(fn, specs).graph
+    graph = concrete_function(fn, *specs).graph
     rows = []
     for op in graph.get_operations():
         if "Gather" in op.type:

@@ -266,12 +266,11 @@ def table_work(fn, shape: Sequence[int]) -> dict[str, int]:
     and writes count too. The graph, and so the count, is the same on every device and
     with or without XLA (which compiles this graph, it does not change it).
     """
-    import tensorflow as tf
+
+    from embedtut.lookup import concrete_function
 
     shape = tuple(int(n) for n in shape)
-    if not isinstance(fn, tf.types.experimental.PolymorphicFunction):
-        fn = tf.function(fn)
-    graph = fn.get_concrete_function().graph
+    graph = concrete_function(fn).graph
 
     def dims(tensor) -> tuple:
         return tuple(tensor.shape.as_list()) if tensor.shape.rank is not None else ()

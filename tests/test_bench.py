@@ -19,23 +19,7 @@ from embedtut.bench import (
     pivot,
     require_on_cpu,
     sweep,
-    time_call,
 )
-
-
-def test_time_call_counts_runs():
-    calls = []
-    timing = time_call(lambda: calls.append(1), repeat=3, warmup=2, number=4)
-    assert isinstance(timing, Timing)
-    assert len(calls) == 2 + 3 * 4
-    assert len(timing.runs) == 3
-    assert timing.best == min(timing.runs) <= timing.median
-
-
-@pytest.mark.parametrize("kwargs", [{"repeat": 0}, {"number": 0}, {"warmup": -1}])
-def test_time_call_refuses_bad_counts(kwargs):
-    with pytest.raises(ValueError, match="repeat and number"):
-        time_call(lambda: None, **kwargs)
 
 
 def test_sweep_table_shape_columns_and_measures():
@@ -174,16 +158,6 @@ def test_compare_and_require_refuse_bad_arguments():
         Ratio(1.0, 1.0, 1.0, 3).require()
     with pytest.raises(ValueError, match="workers"):
         BackgroundLoad(workers=0)
-
-
-def test_ratio_scaled_multiplies_estimate_and_spread():
-    ratio = Ratio(2.0, 1.5, 2.5, 9, slow="s", fast="f").scaled(3, what="3 calls of s")
-    assert (ratio.estimate, ratio.low, ratio.high, ratio.rounds) == (6.0, 4.5, 7.5, 9)
-    assert ratio.slow == "3 calls of s" and ratio.fast == "f"
-    with pytest.raises(AssertionError, match="3 calls of s / f"):
-        ratio.require(at_least=7)
-    with pytest.raises(ValueError, match="positive"):
-        ratio.scaled(0)
 
 
 def test_background_load_workers_stop_by_themselves():

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from embedtut.lookup import (
     apply,
+    concrete_function,
     cost_model,
     densify,
     gather_sources,
@@ -147,6 +148,17 @@ def test_bad_arguments():
 def test_restrict_vocabulary_follows_keras_num_words_rule():
     out = restrict_vocabulary(np.array([[0, 1, 5, 9, 10, 4000]]), 10)
     assert out.tolist() == [[0, 1, 5, 9, 2, 2]]
+
+
+def test_concrete_function_traces_plain_and_tf_functions_alike():
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([None], tf.float32)
+    plain = concrete_function(lambda x: x * 2.0, spec)
+    wrapped = concrete_function(tf.function(lambda x: x * 2.0), spec)
+    for traced in (plain, wrapped):
+        assert "Mul" in {op.type for op in traced.graph.get_operations()}
+        assert traced(tf.constant([1.0, 2.0])).numpy().tolist() == [2.0, 4.0]
 
 
 def test_graph_ops_gather_versus_onehot_matmul():
