@@ -11,7 +11,8 @@ Each module is named after a concept of the book:
 * chapter 2, inside the layer: :mod:`embedtut.layers` (``ScratchEmbedding``, ``IdCheck``),
   :mod:`embedtut.ids` (id validation), :mod:`embedtut.source` (showing installed source);
 * chapter 3, trainability: :mod:`embedtut.training`, :mod:`embedtut.optimizers`
-  (``LazyAdam``), :mod:`embedtut.skipgram`, :mod:`embedtut.neighbors`;
+  (``LazyAdam``), :mod:`embedtut.layers` (``GatherEmbedding``, a lookup without a full
+  read of the table), :mod:`embedtut.skipgram`, :mod:`embedtut.neighbors`;
 * chapter 4, hashing and subwords: :mod:`embedtut.hashing`, :mod:`embedtut.subwords`,
   :mod:`embedtut.classifiers`;
 * chapter 5, IMDB: :mod:`embedtut.models`, :mod:`embedtut.ngrams` (``EmbeddingBag``),

@@ -1,4 +1,8 @@
-"""embedtut.layers: ScratchEmbedding is keras.layers.Embedding; IdCheck refuses bad ids.
+"""embedtut.layers: ScratchEmbedding and GatherEmbedding are keras.layers.Embedding; IdCheck
+refuses bad ids.
+
+GatherEmbedding is also checked for what it is for: a forward graph with one
+``ResourceGather`` on the variable and no full read of the table.
 
 Also pins the behaviour of the installed Keras/TensorFlow that chapter 2 reports (XLA
 clamping, negative wrapping, float truncation, float32 inputs), so a change is noticed.
@@ -15,7 +19,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from embedtut.layers import IdCheck, ScratchEmbedding
+from embedtut.layers import GatherEmbedding, IdCheck, ScratchEmbedding
+from embedtut.lookup import concrete_function, gather_sources, graph_op_types
 
 
 def pair(input_dim=7, output_dim=3, seed=0, **kwargs):
@@ -326,3 +331,243 @@ def test_input_length_warns_and_weights_work():
     assert "input_length" in str(caught[0].message) and "deprecated" in str(caught[0].message)
     assert layer.built
     np.testing.assert_array_equal(layer.embeddings.numpy(), table)
+
+
+# ---------------------------------------------------------------- GatherEmbedding
+
+
+def gather_pair(input_dim=7, output_dim=3, seed=0, **kwargs):
+    """A Keras Embedding and a GatherEmbedding sharing one random table."""
+    table = np.random.default_rng(seed).normal(size=(input_dim, output_dim)).astype("float32")
+    ref = keras.layers.Embedding(input_dim, output_dim, **kwargs)
+    new = GatherEmbedding(input_dim, output_dim, **kwargs)
+    for layer in (ref, new):
+        layer.build()
+        layer.embeddings.assign(table)
+    return ref, new, table
+
+
+def full_table_ops(fn, spec, shape) -> list[str]:
+    """Types of the ops in ``fn``'s traced graph whose output has the table's shape."""
+    graph = concrete_function(fn, spec).graph
+    return sorted(
+        op.type
+        for op in graph.get_operations()
+        for out in op.outputs
+        if out.shape.rank == 2 and tuple(out.shape.as_list()) == shape
+    )
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "uint8", "int16", "float32", "float64"])
+@pytest.mark.parametrize("shape", [(5,), (3, 4), (2, 3, 4)])
+def test_gather_same_outputs_as_keras(dtype, shape):
+    rng = np.random.default_rng(7)
+    ref, new, table = gather_pair(input_dim=11, output_dim=4)
+    ids = rng.integers(0, 11, size=shape)
+    if dtype.startswith("float"):
+        ids = ids + rng.uniform(0, 0.99, size=shape)  # truncated toward zero by both layers
+    ids = ids.astype(dtype)
+    a, b = ref(ids), new(ids)
+    assert a.dtype == b.dtype == tf.float32
+    assert a.shape == b.shape == (*shape, 4)
+    np.testing.assert_array_equal(b.numpy(), a.numpy())
+    np.testing.assert_array_equal(b.numpy(), table[np.trunc(ids).astype(int)])
+
+
+def test_gather_negative_ids_wrap_like_keras_and_out_of_range_raises_on_cpu():
+    ref, new, table = gather_pair(input_dim=5)
+    ids = np.array([-1, -5, -2, 0, 4])
+    np.testing.assert_array_equal(new(ids).numpy(), table[[4, 0, 3, 0, 4]])
+    np.testing.assert_array_equal(new(ids).numpy(), ref(ids).numpy())
+    float_ids = np.array([-0.5, 0.99, 2.9, -1.5], dtype="float32")  # -> 0, 0, 2, -1 (= row 4)
+    np.testing.assert_array_equal(new(float_ids).numpy(), table[[0, 0, 2, 4]])
+    with tf.device("/CPU:0"):
+        for bad, shown in [(5, 5), (7, 7), (-6, -1)]:  # -6 wraps once to -1, as in Keras
+            for layer in (ref, new):
+                with pytest.raises(tf.errors.InvalidArgumentError, match=rf"= {shown} is not in"):
+                    layer(np.array([1, bad]))
+        with pytest.raises(tf.errors.InvalidArgumentError, match="ResourceGather"):
+            new(np.array([5]))
+
+
+def test_gather_xla_clamps_like_keras():
+    ref, new, table = gather_pair(input_dim=5)
+    ids = tf.constant([1, 5, 7, 1000, -1, -6, -1000])
+    with tf.device("/CPU:0"):
+        outs = [tf.function(layer, jit_compile=True)(ids).numpy() for layer in (ref, new)]
+    np.testing.assert_array_equal(outs[1], table[[1, 4, 4, 4, 4, 0, 0]])
+    np.testing.assert_array_equal(outs[1], outs[0])
+
+
+def test_gather_forward_graph_has_one_resource_gather_and_no_table_read():
+    ref, new, _ = gather_pair(input_dim=37, output_dim=5)
+    spec = tf.TensorSpec((None, 4), tf.int32)
+    mine, keras_ops = graph_op_types(new, spec), graph_op_types(ref, spec)
+    assert mine["ResourceGather"] == 1
+    assert mine["ReadVariableOp"] == mine["GatherV2"] == 0
+    assert gather_sources(new, spec) == [("ResourceGather", "Placeholder", ())]
+    assert full_table_ops(new, spec, (37, 5)) == []  # no op outputs a 37 x 5 tensor
+    # Keras's Embedding: a full read of the table, then a gather from that tensor
+    assert keras_ops["ResourceGather"] == 0 and keras_ops["GatherV2"] == 1
+    assert gather_sources(ref, spec) == [("GatherV2", "ReadVariableOp", (37, 5))]
+    assert "ReadVariableOp" in full_table_ops(ref, spec, (37, 5))
+
+
+def test_gather_model_predict_graph_never_reads_the_table():
+    ids = keras.Input((4,), dtype="int32")
+    x = GatherEmbedding(37, 5, mask_zero=True)(ids)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(ids, keras.layers.Dense(2)(x))
+    spec = tf.TensorSpec((None, 4), tf.int32)
+    assert gather_sources(model, spec) == [("ResourceGather", "Placeholder", ())]
+    assert full_table_ops(model, spec, (37, 5)) == []
+
+
+def test_gather_gradient_is_indexed_slices_equal_to_keras():
+    ref, new, _ = gather_pair(input_dim=9, output_dim=3)
+    ids = np.array([[1, 2, 2], [8, 0, -1]])  # -1 is row 8
+    weights = tf.constant(np.arange(18, dtype="float32").reshape(2, 3, 3))
+    grads = []
+    for layer in (ref, new):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(ids) * weights)
+        (g,) = tape.gradient(loss, layer.trainable_variables)
+        assert isinstance(g, tf.IndexedSlices)
+        grads.append(tf.convert_to_tensor(g).numpy())
+    np.testing.assert_array_equal(grads[1], grads[0])
+    assert not grads[1][[3, 4, 5, 6, 7]].any() and grads[1][[0, 1, 2, 8]].any(axis=1).all()
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "lazy_adam"])
+def test_gather_training_step_touches_only_looked_up_rows_like_keras(optimizer):
+    from embedtut.optimizers import LazyAdam
+
+    rng = np.random.default_rng(5)
+    table = rng.normal(scale=0.05, size=(30, 4)).astype("float32")
+    x = np.array([[1, 4, 4, 9], [2, 9, 0, 27]], dtype="int32")
+    y = np.array([1.0, 0.0], dtype="float32")
+    tables = []
+    for cls in (keras.layers.Embedding, GatherEmbedding):
+        ids = keras.Input((4,), dtype="int32")
+        h = keras.layers.GlobalAveragePooling1D()(cls(30, 4, name="emb")(ids))
+        out = keras.layers.Dense(1, activation="sigmoid", kernel_initializer="ones")(h)
+        model = keras.Model(ids, out)
+        model.get_layer("emb").embeddings.assign(table)
+        opt = keras.optimizers.SGD(0.5) if optimizer == "sgd" else LazyAdam(0.01)
+        model.compile(opt, "binary_crossentropy", jit_compile=False)
+        model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0)
+        tables.append(model.get_layer("emb").embeddings.numpy())
+    changed = np.flatnonzero((tables[1] != table).any(axis=1))
+    np.testing.assert_array_equal(changed, np.unique(x))
+    np.testing.assert_array_equal(tables[1], tables[0])
+
+
+def test_gather_mask_zero_ragged_and_sparse_like_keras():
+    ref, new, table = gather_pair(input_dim=6, output_dim=2, mask_zero=True)
+    assert np.abs(table[0]).sum() > 0  # so a missing sparse entry (= id 0) is visible
+    ids = np.array([[0, 3, 0], [1, 0, 5]])
+    np.testing.assert_array_equal(new.compute_mask(ids).numpy(), ids != 0)
+    assert new.supports_masking
+    ragged = tf.ragged.constant([[1, 5, -1], [0], [2, 2]])
+    a, b = ref(ragged), new(ragged)
+    assert isinstance(b, tf.RaggedTensor)
+    np.testing.assert_array_equal(b.flat_values.numpy(), table[[1, 5, 5, 0, 2, 2]])
+    np.testing.assert_array_equal(b.row_splits.numpy(), a.row_splits.numpy())
+    np.testing.assert_array_equal(b.flat_values.numpy(), a.flat_values.numpy())
+    ref, new, table = gather_pair(input_dim=6, output_dim=2)  # mask_zero refuses sparse ids
+    sparse = tf.SparseTensor([[0, 0], [1, 2]], tf.constant([2, 1]), (2, 3))
+    a, b = ref(sparse), new(sparse)
+    np.testing.assert_array_equal(b.numpy(), a.numpy())
+    np.testing.assert_array_equal(b.numpy(), table[[[2, 0, 0], [0, 0, 1]]])
+
+
+def test_gather_mixed_precision_gathers_float32_rows_then_casts():
+    ref, new, table = gather_pair(input_dim=37, output_dim=5, dtype="mixed_float16")
+    assert new.embeddings.dtype == "float32" and new.compute_dtype == "float16"
+    ids = np.array([[3, 36, 0]])
+    a, b = ref(ids), new(ids)
+    assert a.dtype == b.dtype == tf.float16
+    np.testing.assert_array_equal(b.numpy(), a.numpy())
+    np.testing.assert_array_equal(b.numpy(), table[ids].astype("float16"))
+    spec = tf.TensorSpec((None, 3), tf.int32)
+    assert gather_sources(new, spec) == [("ResourceGather", "Placeholder", ())]
+    assert full_table_ops(new, spec, (37, 5)) == []
+    # Keras's Embedding casts the whole table to float16 before gathering
+    assert gather_sources(ref, spec) == [("GatherV2", "Cast", (37, 5))]
+
+
+def test_gather_stateless_call_uses_the_given_table():
+    layer = GatherEmbedding(4, 2)
+    layer.build()
+    other = np.arange(8, dtype="float32").reshape(4, 2)
+    out, _ = layer.stateless_call([tf.constant(other)], [], np.array([3, 0]))
+    np.testing.assert_array_equal(out.numpy(), other[[3, 0]])
+    assert not np.array_equal(layer.embeddings.numpy(), other)
+
+
+def test_gather_keras_file_and_config_round_trip():
+    ids = keras.Input((None,), dtype="int32")
+    layer = GatherEmbedding(12, 3, mask_zero=True, embeddings_constraint="non_neg", name="g")
+    x = keras.layers.GlobalAveragePooling1D()(layer(ids))
+    model = keras.Model(ids, x)
+    batch = np.array([[0, 5, 11], [3, 0, 0]])
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.keras"
+        model.save(path)
+        loaded = keras.models.load_model(path)
+    assert type(loaded.get_layer("g")) is GatherEmbedding
+    assert keras.saving.get_registered_name(GatherEmbedding) == "embedtut>GatherEmbedding"
+    np.testing.assert_array_equal(loaded(batch).numpy(), model(batch).numpy())
+    np.testing.assert_array_equal(
+        loaded.get_layer("g").embeddings.numpy(), layer.embeddings.numpy()
+    )
+    assert loaded.get_layer("g").get_config() == layer.get_config()
+    # an Embedding's config builds a GatherEmbedding: a drop-in replacement
+    config = keras.layers.Embedding(8, 3, mask_zero=True, name="e").get_config()
+    clone = GatherEmbedding.from_config(config)
+    assert clone.get_config() == {**config, "name": "e"}
+    assert not clone.built
+
+
+def test_gather_weights_argument_like_keras():
+    table = np.arange(6, dtype="float32").reshape(3, 2)
+    layer = GatherEmbedding(3, 2, weights=table)
+    assert layer.built
+    np.testing.assert_array_equal(layer(np.array([2, 0])).numpy(), table[[2, 0]])
+
+
+def test_gather_refuses_lora():
+    with pytest.raises(ValueError, match="does not support LoRA.*keras.layers.Embedding"):
+        GatherEmbedding(5, 2, lora_rank=2)
+    with pytest.raises(ValueError, match="does not support LoRA"):
+        GatherEmbedding(5, 2, lora_alpha=4)
+    layer = GatherEmbedding(5, 2)
+    layer.build()
+    with pytest.raises(NotImplementedError, match="does not support LoRA"):
+        layer.enable_lora(2)
+    assert not layer.lora_enabled and len(layer.weights) == 1
+
+
+def test_gather_refuses_quantization():
+    layer = GatherEmbedding(5, 2)
+    layer.build()
+    with pytest.raises(NotImplementedError, match="does not support quantization"):
+        layer.quantize("int8")
+    with pytest.raises(ValueError, match="Got dtype='int8_from_float32'"):
+        GatherEmbedding(5, 2, dtype="int8_from_float32")
+    config = keras.quantizers.Int8QuantizationConfig()
+    with pytest.raises(ValueError, match="Use keras.layers.Embedding to quantize"):
+        GatherEmbedding(5, 2, quantization_config=config)
+    # Model.quantize warns and leaves the layer a float32 table
+    ids = keras.Input((3,), dtype="int32")
+    model = keras.Model(ids, GatherEmbedding(5, 2, name="g")(ids))
+    with pytest.warns(UserWarning, match="does not support quantization"):
+        model.quantize("int8")
+    assert model.get_layer("g").quantization_mode is None
+    assert model.get_layer("g").embeddings.dtype == "float32"
+
+
+def test_gather_refuses_other_backends(monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(ValueError, match="needs the TensorFlow backend.*'jax'.*keras.layers"):
+        GatherEmbedding(5, 2)
