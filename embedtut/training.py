@@ -30,15 +30,20 @@ def tiny_model(
     embeddings_initializer="uniform",
     trainable: bool = True,
     name: str = "tiny",
+    layer: Callable[..., keras.layers.Layer] = keras.layers.Embedding,
 ) -> keras.Model:
-    """Ids -> ``Embedding`` (named ``"embedding"``) -> mean over steps -> ``Dense(1)``."""
+    """Ids -> ``Embedding`` (named ``"embedding"``) -> mean over steps -> ``Dense(1)``.
+
+    ``layer`` is the embedding layer's class (anything that takes ``Embedding``'s
+    arguments, e.g. :class:`embedtut.layers.GatherEmbedding`).
+    """
     for label, value in (("vocab_size", vocab_size), ("dim", dim)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{label} must be a positive integer, not {value!r}")
     return keras.Sequential(
         [
             keras.Input((sequence_length,), dtype="int32"),
-            keras.layers.Embedding(
+            layer(
                 vocab_size,
                 dim,
                 embeddings_initializer=embeddings_initializer,
@@ -160,13 +165,15 @@ def step_time_case(
     sequence_length: int = 16,
     seed: int = 0,
     jit_compile: bool = False,
+    layer: Callable[..., keras.layers.Layer] = keras.layers.Embedding,
 ) -> Callable[[int], Callable[[], object]]:
     """A :func:`embedtut.bench.sweep` case: vocabulary size ``V`` -> one training step to time.
 
     The factory builds :func:`tiny_model` with ``V`` rows and a fresh optimizer, and
     returns a callable that runs one training step (forward, gradient, ``apply_gradients``,
     squared error against 1) on a fixed batch of ``batch_size`` sequences of ids drawn from
-    ``[1, 1000)``: the work a step *needs* does not grow with ``V``.
+    ``[1, 1000)``: the work a step *needs* does not grow with ``V``. ``layer`` is the
+    embedding layer's class, as in :func:`tiny_model`.
 
     The step is a ``tf.function`` (TensorFlow backend), compiled with XLA when
     ``jit_compile`` is true. It is built here rather than by ``model.compile`` because
@@ -180,7 +187,7 @@ def step_time_case(
 
     def factory(vocab_size: int):
         keras.utils.set_random_seed(seed)
-        model = tiny_model(vocab_size, dim, sequence_length=sequence_length)
+        model = tiny_model(vocab_size, dim, sequence_length=sequence_length, layer=layer)
         optimizer = optimizer_factory()
         optimizer.build(model.trainable_variables)
         rng = np.random.default_rng(seed)
