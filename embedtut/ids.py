@@ -112,7 +112,9 @@ def assert_valid_ids(ids, input_dim: int, *, name: str = "ids", allow_negative: 
     (eagerly, or in a ``tf.function`` graph such as the one ``model.fit`` builds).
 
     Args:
-        ids: an integer tensor of ids (any shape).
+        ids: an integer tensor of ids (any shape), or a ``tf.RaggedTensor`` or
+            ``tf.SparseTensor`` of them (its stored values are checked, and a position in
+            an error message counts in those values).
         input_dim: the number of rows of the embedding table.
         name: what to call the ids in error messages.
         allow_negative: accept ``-input_dim <= id < 0`` instead of refusing it.
@@ -132,6 +134,16 @@ def assert_valid_ids(ids, input_dim: int, *, name: str = "ids", allow_negative: 
     import tensorflow as tf
 
     _check_input_dim(input_dim)
+    if isinstance(ids, tf.RaggedTensor):  # check the values; positions count in flat_values
+        flat = assert_valid_ids(
+            ids.flat_values, input_dim, name=f"{name} (flat values)", allow_negative=allow_negative
+        )
+        return ids.with_flat_values(flat)
+    if isinstance(ids, tf.SparseTensor):  # check the stored values; positions count in them
+        values = assert_valid_ids(
+            ids.values, input_dim, name=f"{name} (sparse values)", allow_negative=allow_negative
+        )
+        return tf.SparseTensor(ids.indices, values, ids.dense_shape)
     ids = tf.convert_to_tensor(ids)
     require_integer_dtype(ids.dtype, name=name)
     low = -input_dim if allow_negative else 0

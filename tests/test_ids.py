@@ -168,3 +168,28 @@ def test_xla_removes_the_assertion():
     """Pinned limitation: under jit_compile=True the check silently disappears."""
     fn = tf.function(lambda x: assert_valid_ids(x, 5), jit_compile=True)
     np.testing.assert_array_equal(fn(tf.constant([9])).numpy(), [9])
+
+
+def test_assert_valid_ids_checks_ragged_and_sparse_values():
+    ragged = tf.ragged.constant([[1, 2, 3], [4]])
+    checked = assert_valid_ids(ragged, 5)
+    assert isinstance(checked, tf.RaggedTensor)
+    assert checked.to_list() == [[1, 2, 3], [4]]
+    invalid = tf.errors.InvalidArgumentError
+    with pytest.raises(invalid, match=r"flat values.*id 7 at position \(3,\)"):
+        assert_valid_ids(tf.ragged.constant([[1, 2, 3], [7]]), 5)
+    sparse = tf.SparseTensor([[0, 0], [1, 2]], tf.constant([3, 9]), [2, 3])
+    with pytest.raises(invalid, match=r"sparse values.*id 9 at position \(1,\)"):
+        assert_valid_ids(sparse, 5)
+    good = assert_valid_ids(tf.SparseTensor([[0, 0]], tf.constant([3]), [1, 1]), 5)
+    assert isinstance(good, tf.SparseTensor) and good.values.numpy().tolist() == [3]
+
+
+def test_validating_scratch_embedding_takes_ragged_ids():
+    from embedtut.layers import ScratchEmbedding
+
+    layer = ScratchEmbedding(5, 2, validate_ids=True)
+    out = layer(tf.ragged.constant([[1, 2, 3], [4]]))
+    assert isinstance(out, tf.RaggedTensor) and out.shape[-1] == 2
+    with pytest.raises(tf.errors.InvalidArgumentError, match="id 5"):
+        layer(tf.ragged.constant([[1, 5]]))
