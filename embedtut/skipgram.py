@@ -1,7 +1,9 @@
 """Skip-gram with negative sampling (word2vec, Mikolov et al. 2013), in NumPy and Keras.
 
-Keras 3 dropped ``keras.preprocessing.sequence.skipgrams``; this module makes the
-training pairs itself, vectorised so that millions of tokens take seconds:
+Keras 3's public API has no ``skipgrams`` helper (``keras.preprocessing.sequence`` lacks
+it; only the legacy ``tf.keras.preprocessing.sequence.skipgrams``, kept in
+``keras.src.legacy``, remains, a Python loop over one flat sequence). This module makes
+the training pairs itself, vectorised so that millions of tokens take seconds:
 
 * :func:`subsample` drops frequent tokens at random, keeping a token of relative
   frequency ``f`` with probability ``min(1, sqrt(t / f))`` (Mikolov et al.'s rule, with
@@ -15,6 +17,11 @@ training pairs itself, vectorised so that millions of tokens take seconds:
 * :func:`skipgram_model` is the Keras model: two ``Embedding`` tables (target and
   context), dot products, and one logit per (target, context) for binary
   cross-entropy.
+* :func:`ranking_accuracy` scores a trained model honestly: the share of positives whose
+  true context outscores every negative drawn for it (chance is ``1 / (1 + negatives)``),
+  where the per-label accuracy is dominated by the negatives.
+* :func:`constant_baseline_loss` is the cross-entropy of the best constant prediction,
+  the loss a model that learned nothing reaches.
 """
 
 from __future__ import annotations
@@ -277,3 +284,34 @@ def ppmi_vectors(
     with np.errstate(divide="ignore", invalid="ignore"):
         pmi = np.log(counts * float(total) / (rows * cols))
     return np.where(counts > 0, np.maximum(pmi, 0.0), 0.0).astype(np.float32)
+
+
+def ranking_accuracy(model: keras.Model, pairs: SkipgramPairs, *, batch_size: int = 8192) -> float:
+    """Share of positives whose true context's logit beats all its negatives' logits.
+
+    ``model`` is a :func:`skipgram_model` (``contexts = 1 + negatives``); ``pairs`` come
+    from :func:`skipgram_pairs`, true context in column 0. Ties count as misses. A model
+    that ranks at random scores ``1 / contexts``. Needs at least one negative.
+    """
+    if pairs.contexts.ndim != 2 or pairs.contexts.shape[1] < 2:
+        raise ValueError("ranking accuracy needs at least one negative per positive")
+    logits = np.asarray(
+        model.predict(
+            {"target": pairs.targets, "contexts": pairs.contexts},
+            batch_size=batch_size,
+            verbose=0,
+        )
+    )
+    return float(np.mean(logits[:, 0] > logits[:, 1:].max(axis=1)))
+
+
+def constant_baseline_loss(labels: np.ndarray) -> float:
+    """Binary cross-entropy (nats) of predicting the labels' mean for every label.
+
+    With one positive and ``k`` negatives per row this is the entropy of a coin with
+    ``p = 1 / (1 + k)``: what a model that learned nothing about the words can reach.
+    """
+    p = float(np.mean(labels))
+    if not 0.0 < p < 1.0:
+        raise ValueError("labels must hold both 0s and 1s")
+    return float(-(p * np.log(p) + (1 - p) * np.log(1 - p)))

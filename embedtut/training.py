@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -31,11 +31,13 @@ def tiny_model(
     trainable: bool = True,
     name: str = "tiny",
     layer: Callable[..., keras.layers.Layer] = keras.layers.Embedding,
+    layer_kwargs: Mapping[str, object] | None = None,
 ) -> keras.Model:
     """Ids -> ``Embedding`` (named ``"embedding"``) -> mean over steps -> ``Dense(1)``.
 
     ``layer`` is the embedding layer's class (anything that takes ``Embedding``'s
-    arguments, e.g. :class:`embedtut.layers.GatherEmbedding`).
+    arguments, e.g. :class:`embedtut.layers.GatherEmbedding`); ``layer_kwargs`` are more
+    arguments for it (e.g. ``embeddings_regularizer`` or ``embeddings_constraint``).
     """
     for label, value in (("vocab_size", vocab_size), ("dim", dim)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -49,6 +51,7 @@ def tiny_model(
                 embeddings_initializer=embeddings_initializer,
                 trainable=trainable,
                 name="embedding",
+                **dict(layer_kwargs or {}),
             ),
             keras.layers.GlobalAveragePooling1D(name="mean"),
             keras.layers.Dense(1, name="out"),
@@ -80,12 +83,15 @@ def track_rows(
     vocab_size: int = 8,
     dim: int = 4,
     seed: int = 0,
+    layer_kwargs: Mapping[str, object] | None = None,
 ) -> np.ndarray:
     """Train :func:`tiny_model` one batch at a time and record how each row moved.
 
     Each batch is one sequence of ids (e.g. ``[1, 2]``: that step uses rows 1 and 2),
     with target 1 and squared error. The model and its table are initialised from
-    ``seed``, so every optimizer starts from the same weights.
+    ``seed``, so every optimizer starts from the same weights. ``layer_kwargs`` go to the
+    ``Embedding`` layer (see :func:`tiny_model`): a regularizer adds its dense gradient to
+    the sparse one, a constraint rewrites the table after every step.
 
     Returns:
         ``(vocab_size, steps)`` array: entry ``[r, s]`` is the largest absolute change
@@ -94,7 +100,7 @@ def track_rows(
     """
     batches = _check_batches(batches, vocab_size)
     keras.utils.set_random_seed(seed)
-    model = tiny_model(vocab_size, dim, sequence_length=len(batches[0]))
+    model = tiny_model(vocab_size, dim, sequence_length=len(batches[0]), layer_kwargs=layer_kwargs)
     model.compile(optimizer=optimizer, loss="mse")
     table = model.get_layer("embedding").embeddings
     moved = np.zeros((vocab_size, len(batches)))
@@ -105,32 +111,37 @@ def track_rows(
     return moved
 
 
+ONLY_BATCH = "only the batch's rows"
+BATCH_AND_SEEN = "the batch's rows and rows seen before"
+EVERY_ROW = "every row"
+NONE_OF_THESE = "none of these"
+
+
 def movement_verdict(moved: np.ndarray, batches: Sequence[Sequence[int]]) -> str:
     """Classify a :func:`track_rows` record by which rows moved at every step.
 
-    Returns one of ``"only the batch's rows"``, ``"the batch's rows and rows seen
-    before"``, ``"every row"``, or ``"none of these"``. Never-seen rows are the rows
-    in no batch so far.
+    Returns one of the module constants :data:`ONLY_BATCH`, :data:`BATCH_AND_SEEN`,
+    :data:`EVERY_ROW` or :data:`NONE_OF_THESE` (their values are readable phrases, such
+    as ``"only the batch's rows"``). Never-seen rows are the rows in no batch so far.
     """
     moved = np.asarray(moved)
     if moved.ndim != 2 or moved.shape[1] != len(batches):
         raise ValueError(f"moved must be (rows, {len(batches)} steps), got {moved.shape}")
     rows = set(range(moved.shape[0]))
     seen: set[int] = set()
-    fits = {"only the batch's rows": True, "the batch's rows and rows seen before": True}
-    fits["every row"] = True
+    fits = {ONLY_BATCH: True, BATCH_AND_SEEN: True, EVERY_ROW: True}
     for step, ids in enumerate(batches):
         batch = {int(i) for i in ids}
         actual = {int(r) for r in np.flatnonzero(moved[:, step] != 0)}
-        fits["only the batch's rows"] &= actual == batch
-        fits["the batch's rows and rows seen before"] &= actual == batch | seen
-        fits["every row"] &= actual == rows
+        fits[ONLY_BATCH] &= actual == batch
+        fits[BATCH_AND_SEEN] &= actual == batch | seen
+        fits[EVERY_ROW] &= actual == rows
         seen |= batch
     # With one batch, "only the batch" and "seen before" coincide: report the narrower.
     for verdict, ok in fits.items():
         if ok:
             return verdict
-    return "none of these"
+    return NONE_OF_THESE
 
 
 def gradient_kinds(model: keras.Model, x, y, *, loss: str = "mse") -> dict[str, str]:
@@ -139,6 +150,10 @@ def gradient_kinds(model: keras.Model, x, y, *, loss: str = "mse") -> dict[str, 
     Compiles ``model`` with an SGD that notes ``type(gradient).__name__`` in its
     ``update_step`` (which runs, inside ``fit``, while the train step is traced) and fits
     one batch.
+
+    Side effects: this *recompiles and trains* the model you pass (one SGD step with
+    learning rate 0.01 on ``x, y``), replacing its optimizer and loss. Pass a fresh or
+    cloned model (``keras.models.clone_model``) if you need the original untouched.
 
     Returns:
         Variable path (e.g. ``"tiny/embedding/embeddings"``) -> type name, such as

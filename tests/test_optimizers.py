@@ -81,18 +81,44 @@ def test_sparse_gradients_touch_only_batch_rows_with_adams_math():
 
 
 def test_keras_adam_moves_earlier_rows_where_lazy_adam_does_not():
-    finals = {}
+    moved_at_step_2 = {}
     for cls in (keras.optimizers.Adam, LazyAdam):
-        var, w0 = _variable()
+        var, _ = _variable()
         opt = cls(learning_rate=LR)
         for ids in ([1], [2]):
+            before = var.numpy().copy()
             grad = tf.IndexedSlices(tf.ones((1, 3)), tf.constant(ids), tf.constant([6, 3]))
             opt.apply_gradients([(grad, var)])
-        finals[cls.__name__] = np.any(var.numpy() != w0, axis=1)
-    # Row 1 was in step 1 only: Adam moves it again at step 2 (dense moments); both
-    # optimizers leave never-seen rows alone.
-    assert finals["Adam"].tolist() == [False, True, True, False, False, False]
-    assert finals["LazyAdam"].tolist() == [False, True, True, False, False, False]
+        moved_at_step_2[cls.__name__] = np.flatnonzero(np.any(var.numpy() != before, axis=1))
+    # Step 2 uses row 2 only. Row 1 was in step 1 only: Adam moves it again (dense
+    # moments), LazyAdam does not; neither touches never-seen rows.
+    assert moved_at_step_2["Adam"].tolist() == [1, 2]
+    assert moved_at_step_2["LazyAdam"].tolist() == [2]
+
+
+def test_a_rare_row_moves_less_in_total_under_lazy_adam_but_more_when_it_returns():
+    """Exercise 3.2: a row used at steps 1 and 10, gradient 1 both times, lr 0.01."""
+    lr, path = 0.01, {}
+    for cls in (keras.optimizers.Adam, LazyAdam):
+        var = keras.Variable(np.zeros((2, 1), "float32"))
+        opt = cls(learning_rate=lr)
+        steps = []
+        for t in range(1, 11):
+            row = 0 if t in (1, 10) else 1  # the other steps use row 1 only
+            grad = tf.IndexedSlices(tf.ones((1, 1)), tf.constant([row]), tf.constant([2, 1]))
+            before = float(var.numpy()[0, 0])
+            opt.apply_gradients([(grad, var)])
+            steps.append(abs(float(var.numpy()[0, 0]) - before) / lr)
+        path[cls.__name__] = steps
+        m = float(opt._momentums[0].numpy()[0, 0])
+        expected_m = 0.1 * (1 + 0.9**9) if cls is keras.optimizers.Adam else 0.19
+        assert m == pytest.approx(expected_m, rel=1e-5)
+    adam, lazy = path["Adam"], path["LazyAdam"]
+    assert lazy[1:9] == [0.0] * 8 and all(s > 0.2 for s in adam[1:9])  # Adam coasts
+    assert lazy[9] > 1.3 * adam[9]  # the return step: larger under LazyAdam ...
+    assert sum(adam) > 2.5 * sum(lazy)  # ... the total movement: far larger under Adam
+    assert sum(adam) == pytest.approx(4.475, abs=0.01)
+    assert sum(lazy) == pytest.approx(1.651, abs=0.01)
 
 
 @pytest.mark.parametrize("cls, expected", [(LazyAdam, [5]), (keras.optimizers.Adam, [1, 2, 5])])

@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 
 from embedtut.skipgram import (
+    SkipgramPairs,
+    constant_baseline_loss,
     noise_distribution,
     ppmi_vectors,
+    ranking_accuracy,
     skipgram_model,
     skipgram_pairs,
     subsample,
@@ -120,3 +123,30 @@ def test_ppmi_vectors_count_contexts():
     assert ppmi[1, 2] > 0 and ppmi[1, 3] == 0 and (ppmi >= 0).all()
     with pytest.raises(ValueError, match="targets"):
         ppmi_vectors(t, c[:2], 4)
+
+
+def test_ranking_accuracy_counts_positives_that_beat_every_negative():
+    model = skipgram_model(4, 2, contexts=3, embeddings_initializer="zeros")
+    model.get_layer("target_embedding").embeddings.assign(np.eye(4, 2, dtype="float32"))
+    context = np.array([[1, 0], [0, 1], [-1, 0], [0, -1]], "float32")
+    model.get_layer("context_embedding").embeddings.assign(context)
+    # Target 0 = (1, 0): scores 1, 0, -1, 0 for contexts 0..3.
+    pairs = SkipgramPairs(
+        targets=np.array([0, 0, 0], "int32"),
+        contexts=np.array([[0, 1, 2], [1, 0, 2], [1, 3, 2]], "int32"),  # win, lose, tie
+        labels=np.tile(np.array([1, 0, 0], "float32"), (3, 1)),
+    )
+    assert ranking_accuracy(model, pairs) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="negative"):
+        ranking_accuracy(model, SkipgramPairs(pairs.targets, pairs.contexts[:, :1], pairs.labels))
+
+
+def test_constant_baseline_loss_is_the_entropy_of_the_label_rate():
+    labels = np.tile(np.array([1, 0, 0, 0], "float32"), (5, 1))
+    p = 0.25
+    assert constant_baseline_loss(labels) == pytest.approx(-(p * np.log(p) + 0.75 * np.log(0.75)))
+    # No constant does better: the mean's own loss is the minimum.
+    for q in (0.2, 0.3, 0.5):
+        assert constant_baseline_loss(labels) < -(p * np.log(q) + 0.75 * np.log(1 - q))
+    with pytest.raises(ValueError):
+        constant_baseline_loss(np.zeros(4))

@@ -9,6 +9,10 @@ import pytest
 
 from embedtut.optimizers import LazyAdam
 from embedtut.training import (
+    BATCH_AND_SEEN,
+    EVERY_ROW,
+    NONE_OF_THESE,
+    ONLY_BATCH,
     gather_update_case,
     gradient_kinds,
     movement_verdict,
@@ -26,7 +30,7 @@ def test_track_rows_sgd_moves_only_the_batch():
     moved = track_rows(keras.optimizers.SGD(0.1), BATCHES)
     assert moved.shape == (8, 3)
     assert [np.flatnonzero(moved[:, s]).tolist() for s in range(3)] == [[1, 2], [3], [1]]
-    assert movement_verdict(moved, BATCHES) == "only the batch's rows"
+    assert movement_verdict(moved, BATCHES) == ONLY_BATCH
 
 
 def test_track_rows_adam_keeps_moving_seen_rows():
@@ -36,7 +40,7 @@ def test_track_rows_adam_keeps_moving_seen_rows():
         [1, 2, 3],
         [1, 2, 3],
     ]
-    assert movement_verdict(moved, BATCHES) == "the batch's rows and rows seen before"
+    assert movement_verdict(moved, BATCHES) == BATCH_AND_SEEN
 
 
 def test_track_rows_starts_from_the_same_weights():
@@ -51,10 +55,10 @@ def test_movement_verdicts_on_synthetic_records():
     seen = np.array([[1.0, 1.0], [0.0, 1.0], [0.0, 0.0]])
     every = np.ones((3, 2))
     odd = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
-    assert movement_verdict(only, batches) == "only the batch's rows"
-    assert movement_verdict(seen, batches) == "the batch's rows and rows seen before"
-    assert movement_verdict(every, batches) == "every row"
-    assert movement_verdict(odd, batches) == "none of these"
+    assert movement_verdict(only, batches) == ONLY_BATCH == "only the batch's rows"
+    assert movement_verdict(seen, batches) == BATCH_AND_SEEN
+    assert movement_verdict(every, batches) == EVERY_ROW
+    assert movement_verdict(odd, batches) == NONE_OF_THESE
     with pytest.raises(ValueError, match="steps"):
         movement_verdict(only, [[0]])
 
@@ -66,6 +70,25 @@ def test_bad_batches_are_refused():
         track_rows(keras.optimizers.SGD(0.1), [[1, 2], [3]])
     with pytest.raises(ValueError, match="at least one"):
         track_rows(keras.optimizers.SGD(0.1), [])
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"embeddings_regularizer": keras.regularizers.L2(1e-3)},
+        {"embeddings_constraint": keras.constraints.UnitNorm()},
+    ],
+    ids=["L2 regularizer", "UnitNorm constraint"],
+)
+def test_track_rows_regularizer_or_constraint_moves_every_row_under_sgd(kwargs):
+    moved = track_rows(keras.optimizers.SGD(0.1), BATCHES, layer_kwargs=kwargs)
+    assert movement_verdict(moved, BATCHES) == EVERY_ROW
+
+
+def test_tiny_model_passes_layer_kwargs():
+    model = tiny_model(6, 2, layer_kwargs={"embeddings_regularizer": "l2"})
+    model(np.array([[1, 2]]))
+    assert len(model.get_layer("embedding").losses) == 1
 
 
 def test_gradient_kinds_sees_indexed_slices_for_the_table():
