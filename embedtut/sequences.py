@@ -1,20 +1,33 @@
-"""IMDB as integer sequences, with the conventions of ``keras.datasets.imdb``.
+"""IMDB as integer sequences, in the format and id conventions of ``keras.datasets.imdb``.
 
-``keras.datasets.imdb.load_data`` ships reviews already turned into integers; this
-module makes the same kind of arrays from the raw text, with Keras's own text tools:
+``keras.datasets.imdb.load_data`` reads reviews that were turned into integers before
+they were shipped (its loader only shuffles them and applies its conventions). This
+module makes arrays of the same format from the raw text, with Keras's own text tools:
 
 * :func:`standardize` lower-cases, turns the HTML line breaks ``<br />`` into spaces
   and strips punctuation (the set that ``TextVectorization``'s default
   ``"lower_and_strip_punctuation"`` strips); words are split on whitespace.
-* Words are ranked by their frequency in the training reviews (ties broken
+* Words are ranked by their frequency in the training reviews only (ties broken
   alphabetically): the most frequent word has rank 1. :func:`get_word_index` returns
-  that ranking, like ``keras.datasets.imdb.get_word_index``.
+  that ranking, a dictionary like ``keras.datasets.imdb.get_word_index``'s.
 * A ``keras.layers.TextVectorization`` holding that vocabulary maps every split.
-* :func:`load_imdb` then applies Keras's conventions: ``start_char=1`` opens every
-  review, ``oov_char=2`` replaces words beyond ``num_words``, ranks are shifted by
-  ``index_from=3``, and ``keras.utils.pad_sequences`` pads and truncates at the front
-  ("pre"). Unlike ``keras.datasets.imdb.load_data(maxlen=...)``, which *drops* long
-  reviews, ``maxlen`` here truncates them, so both splits keep all 25,000 reviews.
+* :func:`load_imdb` then applies Keras's id conventions: ``start_char=1`` opens every
+  review, ``oov_char=2`` replaces words outside ``num_words`` and ``skip_top``, ranks
+  are shifted by ``index_from=3``, and ``keras.utils.pad_sequences`` pads and truncates
+  at the front ("pre").
+
+The arrays are therefore not Keras's arrays. The words and their ranks come from this
+module's tokenisation, not from the one behind Keras's file; and :func:`load_imdb`
+differs from ``load_data`` where:
+
+* a test word that no training review uses becomes ``oov_char`` (Keras's docstring says
+  such words were skipped from its data);
+* each split is shuffled with a fresh ``RandomState(seed)``, where Keras shuffles the
+  test split with the generator that already shuffled the training split;
+* ``num_words=None`` keeps every word, where ``load_data`` keeps only the ids below
+  the largest one, turning the word with the largest id into ``oov_char``;
+* ``maxlen`` truncates long reviews, where ``load_data(maxlen=...)`` *drops* them, so
+  both splits keep all 25,000 reviews.
 
 The expensive step, tokenising 50,000 reviews, is cached as ``.npz`` files (no
 pickles) keyed by the corpus and the tokeniser; the final arrays are cached too, keyed
@@ -151,7 +164,11 @@ def tokenized(
 def get_word_index(
     *, source: str | os.PathLike | None = None, per_class: int = REVIEWS_PER_CLASS
 ) -> dict[str, int]:
-    """Word to rank (1 = most frequent in the training reviews), like Keras's."""
+    """Word to rank (1 = most frequent in the training reviews), in the format of Keras's.
+
+    The ranking is this module's (see the module docstring), not the one of
+    ``keras.datasets.imdb.get_word_index``.
+    """
     words, _ = vocabulary(source=source, per_class=per_class)
     return {str(w): i + 1 for i, w in enumerate(words)}
 
@@ -190,20 +207,27 @@ def load_imdb(
     source: str | os.PathLike | None = None,
     per_class: int = REVIEWS_PER_CLASS,
 ):
-    """IMDB as ``((x_train, y_train), (x_test, y_test))``, Keras's conventions.
+    """IMDB as ``((x_train, y_train), (x_test, y_test))``, Keras's id conventions.
+
+    The differences from ``keras.datasets.imdb.load_data`` are listed in the module
+    docstring.
 
     Args:
         num_words: keep the ``num_words - index_from - 1`` most frequent words (ids
-            below ``num_words``); rarer ones become ``oov_char``. ``None`` keeps all.
+            below ``num_words``); rarer ones become ``oov_char``. ``None`` keeps all
+            (``load_data`` would turn the word with the largest id into ``oov_char``).
         skip_top: ids below it become ``oov_char`` (Keras's rule, start mark included).
         maxlen: pad and truncate to this length with ``keras.utils.pad_sequences``
             (``padding``/``truncating``, default "pre"); ``None`` returns lists of
             variable-length arrays. Long reviews are truncated, never dropped.
         start_char, oov_char, index_from: as in ``keras.datasets.imdb.load_data``.
-            With ``oov_char=None`` out-of-range words are removed.
+            With ``oov_char=None`` out-of-range words are removed. A test word that no
+            training review uses is out of range for any ``num_words``.
         value: the padding value.
-        seed: shuffles each split with ``RandomState(seed)`` like Keras (113); ``None``
-            keeps file order (negative reviews, then positive).
+        seed: shuffles each split with a fresh ``RandomState(seed)`` (Keras's default
+            seed, 113; Keras itself shuffles the test split with the generator that
+            shuffled the training split, so test orders differ); ``None`` keeps file
+            order (negative reviews, then positive).
         source, per_class: see :func:`embedtut.data.imdb_path`.
 
     Returns:

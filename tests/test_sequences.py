@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tarfile
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -75,6 +76,88 @@ def test_num_words_skip_top_and_dropping_oov(tiny):
     assert load(tiny, start_char=None, index_from=0)[0][0][0].tolist() == [9, 2, 7, 2, 5]
     with pytest.raises(ValueError, match="keeps no word"):
         load(tiny, num_words=3)
+
+
+def keras_load_data(train, test, **kwargs):
+    """Run the installed ``keras.datasets.imdb.load_data`` on given integer reviews.
+
+    Only the download and the file are replaced: ``train`` and ``test`` are
+    ``(reviews, labels)`` with each review a sequence of word ranks, as in ``imdb.npz``.
+    """
+    from keras.src.datasets import imdb as keras_imdb
+
+    def ragged(rows):
+        out = np.empty(len(rows), dtype=object)
+        out[:] = [[int(w) for w in row] for row in rows]
+        return out
+
+    arrays = {
+        "x_train": ragged(train[0]),
+        "y_train": np.asarray(train[1]),
+        "x_test": ragged(test[0]),
+        "y_test": np.asarray(test[1]),
+    }
+    with (
+        mock.patch.object(keras_imdb, "get_file", return_value="imdb.npz"),
+        mock.patch.object(keras_imdb.npz_utils, "load_npz", return_value=arrays),
+    ):
+        return keras_imdb.load_data(**kwargs)
+
+
+def keras_input(tiny):
+    """The tiny corpus as Keras's loader expects it: test-only words skipped, labels = order."""
+    train = sequences.tokenized("train", source=tiny, per_class=3)
+    test = sequences.tokenized("test", source=tiny, per_class=3)
+    train_rows = [train.review(i) for i in range(len(train))]
+    test_rows = [test.review(i)[test.review(i) > 0] for i in range(len(test))]
+    return (train_rows, train.labels), (test_rows, np.arange(len(test))), test
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"num_words": 20},
+        {"num_words": 8},
+        {"num_words": 8, "skip_top": 5},
+        {"num_words": 8, "oov_char": None},
+        {"num_words": 20, "start_char": None, "index_from": 0},
+        {"num_words": 20, "start_char": 7, "oov_char": 9, "index_from": 10},
+    ],
+)
+def test_same_id_conventions_as_keras_loader(tiny, kwargs):
+    # the installed Keras loader, fed the book's tokens, gives the same training arrays
+    train, test, _ = keras_input(tiny)
+    (kx, ky), _ = keras_load_data(train, test, seed=113, **kwargs)
+    (bx, by), _ = load(tiny, seed=113, **kwargs)
+    assert [list(x) for x in kx] == [x.tolist() for x in bx]
+    np.testing.assert_array_equal(ky, by)
+
+
+def test_differences_from_keras_loader(tiny):
+    train, test, test_split = keras_input(tiny)
+    # the test split: Keras draws its order from the generator that shuffled the training
+    # split; load_imdb gives each split a fresh RandomState(seed)
+    _, (kx, korder) = keras_load_data(train, test, num_words=20, seed=113)
+    _, (bx, _) = load(tiny, num_words=20, seed=113)
+    rng = np.random.RandomState(113)
+    rng.shuffle(np.arange(6))
+    second = np.arange(6)
+    rng.shuffle(second)
+    fresh = np.arange(6)
+    np.random.RandomState(113).shuffle(fresh)
+    assert korder.tolist() == second.tolist() != fresh.tolist()
+    # test-only words: skipped in Keras's data, oov_char in load_imdb
+    _, (plain, _) = load(tiny, num_words=20)  # file order
+    for row, i in zip(kx, korder, strict=True):
+        seen = np.concatenate(([True], test_split.review(i) > 0))
+        assert list(row) == plain[i][seen].tolist()
+    assert plain[5].tolist() == [1, 2, 4]  # "Zebra great.": zebra becomes oov_char
+    # num_words=None: Keras keeps ids below the largest one, so the largest becomes oov_char
+    (kx, _), _ = keras_load_data(train, test, num_words=None, seed=113)
+    (bx, _), _ = load(tiny, num_words=None, seed=113)
+    largest = max(max(x) for x in bx)
+    assert largest == len(RANKS) + 3 and all(2 not in x.tolist() for x in bx)
+    assert [list(x) for x in kx] == [[w if w < largest else 2 for w in x.tolist()] for x in bx]
 
 
 def test_padding_and_truncation_keep_every_review(tiny):
