@@ -23,11 +23,11 @@ from embedtut.layers import GatherEmbedding, IdCheck, ScratchEmbedding
 from embedtut.lookup import concrete_function, gather_sources, graph_op_types
 
 
-def pair(input_dim=7, output_dim=3, seed=0, **kwargs):
-    """A Keras Embedding and a ScratchEmbedding sharing one random table."""
+def pair(input_dim=7, output_dim=3, seed=0, cls=ScratchEmbedding, **kwargs):
+    """A Keras Embedding and a ``cls`` layer (ScratchEmbedding) sharing one random table."""
     table = np.random.default_rng(seed).normal(size=(input_dim, output_dim)).astype("float32")
     ref = keras.layers.Embedding(input_dim, output_dim, **kwargs)
-    new = ScratchEmbedding(input_dim, output_dim, **kwargs)
+    new = cls(input_dim, output_dim, **kwargs)
     for layer in (ref, new):
         layer.build()
         layer.embeddings.assign(table)
@@ -340,13 +340,7 @@ def test_input_length_warns_and_weights_work():
 
 def gather_pair(input_dim=7, output_dim=3, seed=0, **kwargs):
     """A Keras Embedding and a GatherEmbedding sharing one random table."""
-    table = np.random.default_rng(seed).normal(size=(input_dim, output_dim)).astype("float32")
-    ref = keras.layers.Embedding(input_dim, output_dim, **kwargs)
-    new = GatherEmbedding(input_dim, output_dim, **kwargs)
-    for layer in (ref, new):
-        layer.build()
-        layer.embeddings.assign(table)
-    return ref, new, table
+    return pair(input_dim, output_dim, seed, cls=GatherEmbedding, **kwargs)
 
 
 def full_table_ops(fn, spec, shape) -> list[str]:
