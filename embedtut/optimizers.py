@@ -30,7 +30,7 @@ def _is_indexed_slices(gradient) -> bool:
 class LazyAdam(keras.optimizers.Adam):
     """Adam that updates, for sparse (``IndexedSlices``) gradients, only the rows in the batch.
 
-    Takes exactly the arguments of :class:`keras.optimizers.Adam`.
+    Takes the arguments of :class:`keras.optimizers.Adam`, except two it refuses (below).
 
     * Dense gradient (a ``Dense`` kernel, a bias, or an embedding table on a backend
       that gives dense gradients): the update is Keras's Adam, unchanged.
@@ -45,12 +45,48 @@ class LazyAdam(keras.optimizers.Adam):
       Rows absent from the batch keep their weights *and* their moments: their moments
       are not decayed while absent, which is what makes the optimizer lazy (and why its
       trajectory differs slightly from Adam's). The bias correction uses the global step
-      count, as TensorFlow Addons' LazyAdam does.
+      count, as TensorFlow Addons' LazyAdam does. With ``amsgrad=True``,
+      ``v_hat[r] = max(v_hat[r], v[r])`` replaces ``v[r]`` in the step, for those rows only.
 
     The moment tables stay dense (2·V·d floats): laziness saves time, not memory.
     ``weight_decay``, if set, is applied by Keras's base optimizer to every row, as in
     AdamW; leave it unset to keep updates sparse.
+
+    ``global_clipnorm`` and ``gradient_accumulation_steps`` raise ``ValueError``: with
+    either, Keras's base optimizer makes the ``IndexedSlices`` gradient dense (scales it by
+    the global norm, or adds it to a dense accumulator) before :meth:`update_step` sees
+    it, which would silently make this dense Adam; use :class:`keras.optimizers.Adam`
+    for them. ``clipnorm`` and ``clipvalue`` keep the gradient sparse (TensorFlow clips
+    the slices' values) and work; as for Adam, they act on the slices before repeated ids
+    are summed, so ``clipvalue`` bounds each occurrence of an id, not the row's total.
+    (``loss_scale_factor`` fails on any ``IndexedSlices`` gradient in Keras 3.15, Adam's
+    too; :class:`keras.optimizers.LossScaleOptimizer` keeps them sparse.)
     """
+
+    # option -> (what Keras's base optimizer does with it, the sparse alternative)
+    _DENSIFYING = {
+        "global_clipnorm": (
+            "multiplies every gradient by a scale from the global norm of all of them",
+            "clipnorm or clipvalue, which keep the gradient sparse",
+        ),
+        "gradient_accumulation_steps": (
+            "adds every gradient into a dense accumulator the shape of the variable",
+            "a larger batch",
+        ),
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for option, (what, instead) in self._DENSIFYING.items():
+            value = getattr(self, option)
+            if value is not None and value > 0:
+                raise ValueError(
+                    f"LazyAdam refuses {option}={value!r}: Keras's base optimizer {what}, "
+                    "which turns an embedding's IndexedSlices gradient into a dense tensor "
+                    "before update_step, so every row of the table and of the moments would "
+                    f"be updated, as by dense Adam. Use keras.optimizers.Adam({option}=...) "
+                    f"if that is what you want, or LazyAdam with {instead}."
+                )
 
     def update_step(self, gradient, variable, learning_rate):
         """Apply one Adam step: dense as Keras does, or lazily on the batch's rows."""

@@ -1,19 +1,21 @@
 """Skip-gram with negative sampling (word2vec, Mikolov et al. 2013), in NumPy and Keras.
 
-Keras 3's public API has no ``skipgrams`` helper (``keras.preprocessing.sequence`` lacks
-it; only the legacy ``tf.keras.preprocessing.sequence.skipgrams``, kept in
-``keras.src.legacy``, remains, a Python loop over one flat sequence). This module makes
-the training pairs itself, vectorised so that millions of tokens take seconds:
+Keras 3's public API has no ``skipgrams`` helper (``keras.preprocessing.sequence`` has
+only ``pad_sequences``). The legacy one, defined in ``keras.src.legacy`` and still
+importable as ``tf.keras.preprocessing.sequence.skipgrams`` with TensorFlow 2.21, is a
+Python loop over one flat sequence that draws negatives uniformly from ids
+``1 .. vocabulary_size - 1``. This module makes the training pairs itself, vectorised so
+that millions of tokens take seconds:
 
 * :func:`subsample` drops frequent tokens at random, keeping a token of relative
-  frequency ``f`` with probability ``min(1, sqrt(t / f))`` (Mikolov et al.'s rule, with
+  frequency ``f`` with probability ``min(1, sqrt(t / f))`` (the paper's rule, with
   threshold ``t``), *before* windows are formed, so windows reach further.
 * :func:`noise_distribution` is the unigram distribution raised to the power 3/4, from
-  which negative contexts are drawn.
+  which negative contexts are drawn; build it from the counts of the text *before*
+  subsampling, as word2vec does.
 * :func:`skipgram_pairs` makes the examples: every pair of tokens at most ``window``
   apart *within the same text* is a positive (label 1), both ways round, and each
   positive comes with ``negatives`` random contexts (label 0) for the same target.
-  Negatives are not checked against the true context, as in word2vec.
 * :func:`skipgram_model` is the Keras model: two ``Embedding`` tables (target and
   context), dot products, and one logit per (target, context) for binary
   cross-entropy.
@@ -22,6 +24,19 @@ the training pairs itself, vectorised so that millions of tokens take seconds:
   where the per-label accuracy is dominated by the negatives.
 * :func:`constant_baseline_loss` is the cross-entropy of the best constant prediction,
   the loss a model that learned nothing reaches.
+
+Where this differs from Mikolov's word2vec.c:
+
+* A drawn negative equal to the true context is kept, labelled 0 in the same row as that
+  id labelled 1; word2vec.c skips it (``if (target == word) continue;``), so that
+  positive gets one negative fewer.
+* The window is fixed: every pair up to ``window`` apart is a positive. word2vec.c
+  draws an effective window ``b ~ U{1..window}`` at each position, so a word at
+  distance ``k`` is used with probability ``(window - k + 1) / window``: near words
+  weigh more.
+* Subsampling is done once, before the pairs are made, and the same pairs serve every
+  epoch; word2vec.c re-draws it on every pass over the corpus. It also keeps a token
+  with probability ``sqrt(t / f) + t / f``, not the paper's ``sqrt(t / f)`` used here.
 """
 
 from __future__ import annotations
@@ -155,8 +170,10 @@ def skipgram_pairs(
         vocab_size: number of ids (rows of the embedding tables).
         window: the largest distance between a target and a positive context (>= 1).
         negatives: negative contexts drawn per positive pair (>= 0).
-        noise: probabilities over ids to draw negatives from; default
-            :func:`noise_distribution` of the texts' own counts.
+        noise: probabilities over ids to draw negatives from; required when
+            ``negatives > 0``. word2vec draws from the raw corpus counts, so pass
+            ``noise_distribution(token_counts(texts_before_subsampling, vocab_size))``,
+            not the counts of the (usually subsampled) ``sequences``.
         ignore: ids removed before windows are formed (padding, out-of-vocabulary).
         shuffle: shuffle the rows (the order of positive pairs).
         seed: an integer seed or a NumPy ``Generator``.
@@ -165,6 +182,10 @@ def skipgram_pairs(
         :class:`SkipgramPairs` with ``int32`` ids and ``float32`` labels: for ``P``
         positive pairs, ``targets`` has shape ``(P,)`` and ``contexts``/``labels`` have
         shape ``(P, 1 + negatives)``, the true context first.
+
+    Unlike word2vec.c (see the module docstring), the window is fixed rather than
+    shrunk at random per target, and a negative that happens to equal the true context
+    is kept (labelled 0) rather than skipped.
     """
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
         raise ValueError(f"window must be an integer >= 1, not {window!r}")
@@ -191,7 +212,11 @@ def skipgram_pairs(
 
     if negatives:
         if noise is None:
-            noise = noise_distribution(np.bincount(flat, minlength=vocab_size))
+            raise ValueError(
+                "negatives > 0 needs noise=: pass "
+                "noise=noise_distribution(token_counts(texts_before_subsampling, vocab_size)) "
+                "(word2vec draws negatives from the raw counts, not the subsampled text's)"
+            )
         noise = np.asarray(noise, dtype=np.float64)
         if noise.shape != (vocab_size,) or (noise < 0).any() or not np.isclose(noise.sum(), 1):
             raise ValueError(f"noise must be {vocab_size} non-negative probabilities summing to 1")
@@ -216,10 +241,17 @@ def skipgram_model(
     *,
     contexts: int = 5,
     embeddings_initializer="uniform",
+    context_initializer="zeros",
     optimizer="adam",
     name: str = "skipgram",
 ) -> keras.Model:
     """The skip-gram model: ``logit[j] = target_vector · context_vector[j]``.
+
+    The target table starts from ``embeddings_initializer``; the context table starts
+    from ``context_initializer``, zeros by default, as in word2vec.c (``syn1neg`` is
+    zeroed while ``syn0`` is random). With a zero context table every logit starts at
+    0 and the target rows get a zero gradient, so the first step moves the context rows
+    only; passing one seeded initializer for both tables would make them equal copies.
 
     Inputs: ``"target"``, ``(batch,)`` int32 ids, and ``"contexts"``, ``(batch,
     contexts)`` int32 ids (``contexts = 1 + negatives`` of :func:`skipgram_pairs`). The
@@ -236,7 +268,7 @@ def skipgram_model(
         vocab_size, dim, embeddings_initializer=embeddings_initializer, name="target_embedding"
     )(target)
     c = keras.layers.Embedding(
-        vocab_size, dim, embeddings_initializer=embeddings_initializer, name="context_embedding"
+        vocab_size, dim, embeddings_initializer=context_initializer, name="context_embedding"
     )(context)
     t = keras.layers.Reshape((1, dim), name="target_as_row")(t)
     logits = keras.layers.Dot(axes=-1, name="dot")([c, t])  # (batch, contexts, 1)

@@ -161,3 +161,160 @@ def test_serialization_round_trip(tmp_path):
     np.testing.assert_array_equal(
         loaded.optimizer.variables[1].numpy(), model.optimizer.variables[1].numpy()
     )
+
+
+def _sparse(values, ids, shape=(6, 3)):
+    return tf.IndexedSlices(
+        tf.constant(np.asarray(values, "float32")), tf.constant(ids), tf.constant(shape)
+    )
+
+
+@pytest.mark.parametrize(
+    "options, sparse",
+    [
+        ({}, True),
+        ({"clipnorm": 1.0}, True),
+        ({"clipvalue": 0.5}, True),
+        ({"global_clipnorm": 1.0}, False),
+        ({"gradient_accumulation_steps": 2}, False),
+    ],
+)
+def test_which_keras_options_turn_a_sparse_gradient_dense_before_update_step(options, sparse):
+    """The premise of LazyAdam's refusals: what Keras's base optimizer hands update_step."""
+    types = []
+
+    class Probe(keras.optimizers.Adam):
+        def update_step(self, gradient, variable, learning_rate):
+            types.append(isinstance(gradient, tf.IndexedSlices))
+            return super().update_step(gradient, variable, learning_rate)
+
+    var, _ = _variable()
+    opt = Probe(learning_rate=LR, **options)
+    for _ in range(2):  # with accumulation over 2 steps, the update happens at step 2
+        opt.apply_gradients([(_sparse(np.ones((2, 3)), [1, 3]), var)])
+    assert types and set(types) == {sparse}
+
+
+@pytest.mark.parametrize("options", [{"global_clipnorm": 1.0}, {"gradient_accumulation_steps": 2}])
+def test_lazy_adam_refuses_options_that_would_make_it_dense(options):
+    (option,) = options
+    with pytest.raises(ValueError, match=rf"{option}=.*dense.*keras\.optimizers\.Adam"):
+        LazyAdam(learning_rate=LR, **options)
+    assert getattr(keras.optimizers.Adam(learning_rate=LR, **options), option) == options[option]
+
+
+@pytest.mark.parametrize("options", [{"clipnorm": 1.0}, {"clipvalue": 0.5}])
+def test_clipnorm_and_clipvalue_keep_lazy_adam_lazy(options):
+    def clip(values):  # what TensorFlow does to the slices, before ids are summed
+        if "clipnorm" in options:
+            return values / max(np.sqrt((values**2).sum()), 1.0)
+        return np.clip(values, -0.5, 0.5)
+
+    var, w0 = _variable()
+    opt = LazyAdam(learning_rate=LR, **options)
+    w, m, v = w0.astype("float64"), np.zeros((6, 3)), np.zeros((6, 3))
+    steps = [([[3.0, -2.0, 1.0], [0.2, 0.1, -0.3]], [1, 3]), ([[1.0] * 3, [1.0] * 3], [4, 4])]
+    for t, (values, ids) in enumerate(steps, start=1):
+        before = var.numpy().copy()
+        opt.apply_gradients([(_sparse(values, ids), var)])
+        g = np.zeros((6, 3))
+        np.add.at(g, ids, clip(np.asarray(values)))
+        rows = sorted(set(ids))
+        w[rows], m[rows], v[rows] = _numpy_adam_rows(w[rows], m[rows], v[rows], g[rows], t)
+        moved = np.flatnonzero(np.any(var.numpy() != before, axis=1))
+        assert moved.tolist() == rows
+        np.testing.assert_allclose(var.numpy(), w, rtol=1e-5, atol=1e-6)
+    # Row 4 came twice: each occurrence was clipped, then summed (as for Keras's Adam).
+    np.testing.assert_allclose(opt._momentums[0].numpy(), m, rtol=1e-5, atol=1e-7)
+    assert m[4, 0] == pytest.approx(0.1 * (1.0 if "clipvalue" in options else 2 / np.sqrt(6)))
+
+
+def test_keras_adam_private_attributes_that_lazy_adam_uses():
+    """LazyAdam.update_step reads these from Keras's Adam: fail here if Keras renames them."""
+    table, bias = _variable()[0], keras.Variable(np.zeros(2, "float32"))
+    opt = LazyAdam(learning_rate=LR, amsgrad=True)
+    opt.build([table, bias])
+    for name in ("_momentums", "_velocities", "_velocity_hats"):
+        slots = getattr(opt, name)
+        assert len(slots) == 2
+        for var in (table, bias):
+            assert tuple(slots[opt._get_variable_index(var)].shape) == tuple(var.shape)
+    assert opt._get_variable_index(table) != opt._get_variable_index(bias)
+    for name in ("iterations", "beta_1", "beta_2", "epsilon", "amsgrad"):
+        assert hasattr(opt, name)
+    # The TensorFlow optimizer's assign/assign_sub scatter an IndexedSlices into its rows.
+    slot = opt._momentums[0]
+    opt.assign(slot, _sparse(np.ones((1, 3)), [2]))
+    opt.assign_sub(slot, _sparse(np.full((1, 3), 0.25), [4]))
+    expected = np.zeros((6, 3))
+    expected[2], expected[4] = 1.0, -0.25
+    np.testing.assert_array_equal(slot.numpy(), expected)
+
+
+def test_sparse_amsgrad_matches_numpy_lazy_amsgrad():
+    b2 = 0.5  # a short memory, so that v falls well below v_hat when gradients shrink
+    var, w0 = _variable()
+    opt = LazyAdam(learning_rate=LR, beta_2=b2, amsgrad=True)
+    # Row 3 comes twice at step 1, then with a tiny gradient at step 2 (its v halves,
+    # v_hat keeps the old value), then with row 1 at step 3.
+    steps = [
+        ([[1.0, 2.0, -1.0], [0.5, 0.5, 0.5], [0.25, -1.0, 2.0]], [1, 3, 3]),
+        ([[0.01, -0.01, 0.01]], [3]),
+        ([[0.3, 0.3, -0.3], [0.2, -0.1, 0.4]], [3, 1]),
+    ]
+    w, plain = w0.astype("float64"), w0.astype("float64")  # plain: the same without amsgrad
+    m, v, v_hat = np.zeros((6, 3)), np.zeros((6, 3)), np.zeros((6, 3))
+    v_hat_before = np.zeros((6, 3))
+    for t, (values, ids) in enumerate(steps, start=1):
+        before = var.numpy().copy()
+        opt.apply_gradients([(_sparse(values, ids), var)])
+        g = np.zeros((6, 3))
+        np.add.at(g, ids, np.asarray(values))
+        r = sorted(set(ids))
+        m[r] = B1 * m[r] + (1 - B1) * g[r]
+        v[r] = b2 * v[r] + (1 - b2) * g[r] ** 2
+        v_hat[r] = np.maximum(v_hat[r], v[r])
+        alpha = LR * np.sqrt(1 - b2**t) / (1 - B1**t)
+        w[r] -= alpha * m[r] / (np.sqrt(v_hat[r]) + EPS)
+        plain[r] -= alpha * m[r] / (np.sqrt(v[r]) + EPS)
+        if t == 2:
+            assert (v_hat[3] > 1.9 * v[3]).all()  # amsgrad's max is in force for row 3
+        others = [i for i in range(6) if i not in r]
+        v_hat_now = opt._velocity_hats[0].numpy()
+        np.testing.assert_array_equal(var.numpy()[others], before[others])
+        np.testing.assert_array_equal(v_hat_now[others], v_hat_before[others])
+        np.testing.assert_allclose(var.numpy(), w, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(v_hat_now, v_hat, rtol=1e-5, atol=1e-9)
+        v_hat_before = v_hat_now.copy()
+    assert np.abs(plain[3] - w[3]).min() > 1e-3  # a difference far above the tolerance
+
+
+def _apply_step(opt, var):
+    def step(values, ids):
+        opt.apply_gradients([(tf.IndexedSlices(values, ids, tf.constant([6, 3])), var)])
+
+    return step
+
+
+def test_lazy_adam_under_xla_matches_eager_and_moves_only_batch_rows():
+    steps = [([1, 3, 3], 1.0), ([4, 1, 4], -0.5), ([2, 2, 2], 0.25)]
+    results = {}
+    for mode in ("eager", "xla"):
+        var, _ = _variable()
+        opt = LazyAdam(learning_rate=LR, amsgrad=True)
+        opt.build([var])
+
+        step = _apply_step(opt, var)
+        if mode == "xla":
+            step = tf.function(step, jit_compile=True)  # compiles with XLA or raises
+        for ids, scale in steps:
+            before = var.numpy().copy()
+            values = scale * tf.reshape(tf.range(9, dtype="float32") - 4.0, (3, 3))
+            step(values, tf.constant(ids))
+            moved = np.flatnonzero(np.any(var.numpy() != before, axis=1))
+            assert moved.tolist() == sorted(set(ids)), mode
+        if mode == "xla":
+            hlo = step.experimental_get_compiler_ir(values, tf.constant(ids))(stage="hlo")
+            assert "scatter" in hlo  # the row writes are in the XLA program
+        results[mode] = var.numpy()
+    np.testing.assert_allclose(results["xla"], results["eager"], rtol=1e-6, atol=1e-6)

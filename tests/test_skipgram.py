@@ -61,9 +61,19 @@ def test_noise_distribution_is_unigram_to_three_quarters():
 
 def test_pairs_are_reproducible_with_a_seed():
     texts = [np.arange(1, 20) % 7 + 1]
-    a = skipgram_pairs(texts, 8, negatives=2, seed=3)
-    b = skipgram_pairs(texts, 8, negatives=2, seed=3)
+    noise = noise_distribution(token_counts(texts, 8))
+    a = skipgram_pairs(texts, 8, negatives=2, noise=noise, seed=3)
+    b = skipgram_pairs(texts, 8, negatives=2, noise=noise, seed=3)
     np.testing.assert_array_equal(a.contexts, b.contexts)
+
+
+def test_a_negative_equal_to_the_true_context_is_kept():
+    # word2vec.c skips such a draw (`if (target == word) continue;`); we keep it, label 0.
+    noise = np.array([0, 0, 1.0])  # every negative is id 2
+    pairs = skipgram_pairs([np.array([1, 2, 1, 2])], 3, window=1, negatives=2, noise=noise)
+    clash = pairs.contexts[:, 0] == 2
+    assert clash.any()
+    assert (pairs.contexts[clash, 1:] == 2).all() and not pairs.labels[clash, 1:].any()
 
 
 def test_subsampling_drops_frequent_words_and_keeps_rare_ones():
@@ -82,6 +92,8 @@ def test_subsampling_drops_frequent_words_and_keeps_rare_ones():
         ({"window": 0}, "window"),
         ({"negatives": -1}, "negatives"),
         ({"noise": np.ones(3) / 3}, "noise"),
+        ({}, r"noise=noise_distribution\(token_counts\(texts_before_subsampling"),
+        ({"negatives": 1}, "needs noise="),
     ],
 )
 def test_bad_arguments_are_refused(kwargs, message):
@@ -103,7 +115,8 @@ def test_model_learns_which_words_go_together():
     rng = np.random.default_rng(0)
     # Two "topics": words 1-4 only appear with each other, words 5-8 likewise.
     texts = [rng.integers(1, 5, 20) if i % 2 else rng.integers(5, 9, 20) for i in range(200)]
-    pairs = skipgram_pairs(texts, 9, window=2, negatives=2, seed=0)
+    noise = noise_distribution(token_counts(texts, 9))
+    pairs = skipgram_pairs(texts, 9, window=2, negatives=2, noise=noise, seed=0)
     model = skipgram_model(9, 4, contexts=3, optimizer=keras.optimizers.Adam(0.05))
     inputs = {"target": pairs.targets, "contexts": pairs.contexts}
     assert model.predict({k: v[:2] for k, v in inputs.items()}, verbose=0).shape == (2, 3)
@@ -113,6 +126,33 @@ def test_model_learns_which_words_go_together():
     same = table[1] @ context[2]
     other = table[1] @ context[6]
     assert same > other
+
+
+def test_context_table_starts_at_zero_and_target_table_follows_its_initializer():
+    def tables(model):
+        return [model.get_layer(f"{n}_embedding").embeddings.numpy() for n in ("target", "context")]
+
+    target, context = tables(skipgram_model(6, 3, contexts=2))
+    np.testing.assert_array_equal(context, np.zeros((6, 3)))
+    assert np.abs(target).max() <= 0.05 and np.unique(target).size > 1  # "uniform"
+
+    model = skipgram_model(
+        6, 3, contexts=2, embeddings_initializer="ones", optimizer=keras.optimizers.SGD(0.1)
+    )
+    target, context = tables(model)
+    np.testing.assert_array_equal(target, np.ones((6, 3)))
+    np.testing.assert_array_equal(context, np.zeros((6, 3)))
+    # Every logit starts at 0 and the target rows get no gradient at the first step.
+    batch = {"target": np.array([1], "int32"), "contexts": np.array([[2, 3]], "int32")}
+    np.testing.assert_array_equal(model.predict(batch, verbose=0), np.zeros((1, 2)))
+    model.train_on_batch(batch, np.array([[1.0, 0.0]], "float32"))
+    after_target, after_context = tables(model)
+    np.testing.assert_array_equal(after_target, target)
+    assert np.flatnonzero(np.any(after_context != 0, axis=1)).tolist() == [2, 3]
+
+    given = keras.initializers.Constant(0.5)
+    _, context = tables(skipgram_model(6, 3, contexts=2, context_initializer=given))
+    np.testing.assert_array_equal(context, np.full((6, 3), 0.5))
 
 
 def test_ppmi_vectors_count_contexts():
