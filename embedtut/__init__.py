@@ -5,7 +5,7 @@ Each module is named after a concept of the book:
 * data and setup: :mod:`embedtut.data` (the real IMDB corpus, verified),
   :mod:`embedtut.sequences` (the integer sequences Keras readers know),
   :mod:`embedtut.cache` (atomic, pickle-free cache), :mod:`embedtut.repro`
-  (:func:`seed_everything`);
+  (:func:`seed_everything`), :mod:`embedtut.splits` (validation splits grouped by movie);
 * chapter 1, lookup versus one-hot: :mod:`embedtut.lookup`, with the timing harness
   :mod:`embedtut.bench` and :mod:`embedtut.plotting`;
 * chapter 2, inside the layer: :mod:`embedtut.layers` (``ScratchEmbedding``, ``IdCheck``),

@@ -15,6 +15,10 @@ An archive is only ever unpacked after its SHA-256 matches a known copy of the c
 with :mod:`tarfile`'s ``"data"`` filter (no path traversal, no links out of the tree),
 into a temporary folder that is renamed into place when complete. What is loaded is
 counted: a copy with the wrong number of reviews raises :class:`IMDBDataError`.
+
+:func:`movie_ids` gives the IMDb movie each review is about, read from the corpus's
+``urls_*.txt`` files, for splits that keep a movie's reviews together
+(:mod:`embedtut.splits`).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ UNSUP_REVIEWS = 50_000
 SPLITS = ("train", "test", "unsup")
 
 _NAME = re.compile(r"^(\d+)_(\d+)\.txt$")
+_URL = re.compile(r"^https?://(?:www\.)?imdb\.com/title/tt(\d+)/?(?:usercomments)?/?$")
 
 
 class IMDBDataError(RuntimeError):
@@ -278,25 +283,14 @@ def load_reviews(
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     root = imdb_path(source, per_class=per_class)
-    if split == "unsup":
-        if not (root / "train" / "unsup").is_dir():
-            raise IMDBDataError(
-                f"{root} has no train/unsup/ folder, so the unlabeled reviews are not there. "
-                f"Use the full archive {IMDB_URL}."
-            )
-        parts = [(root / "train" / "unsup", -1)]
-    else:
-        parts = [(root / split / "neg", 0), (root / split / "pos", 1)]
     texts, labels, ratings, ids = [], [], [], []
-    for folder, label in parts:
+    for folder, label in _parts(root, split):
         for review_id, rating, path in _review_files(folder):
             texts.append(path.read_text(encoding="utf-8"))
             labels.append(label)
             ratings.append(rating)
             ids.append(review_id)
-    order = np.arange(len(texts))
-    if seed is not None:
-        np.random.RandomState(seed).shuffle(order)
+    order = _order(len(texts), seed)
     return Reviews(
         split=split,
         texts=[texts[i] for i in order],
@@ -304,6 +298,93 @@ def load_reviews(
         ratings=np.asarray(ratings, dtype=np.int8)[order],
         ids=np.asarray(ids, dtype=np.int32)[order],
     )
+
+
+def _parts(root: Path, split: str) -> list[tuple[Path, int]]:
+    """The folders of one split in file order (negative, then positive), with labels."""
+    if split == "unsup":
+        if not (root / "train" / "unsup").is_dir():
+            raise IMDBDataError(
+                f"{root} has no train/unsup/ folder, so the unlabeled reviews are not there. "
+                f"Use the full archive {IMDB_URL}."
+            )
+        return [(root / "train" / "unsup", -1)]
+    return [(root / split / "neg", 0), (root / split / "pos", 1)]
+
+
+def _order(n: int, seed: int | None) -> np.ndarray:
+    """File order, or its shuffle by a fresh ``RandomState(seed)`` (Keras's way)."""
+    order = np.arange(n)
+    if seed is not None:
+        np.random.RandomState(seed).shuffle(order)
+    return order
+
+
+def movie_ids(
+    split: str = "train",
+    *,
+    source: str | os.PathLike | None = None,
+    seed: int | None = 113,
+    per_class: int = REVIEWS_PER_CLASS,
+) -> np.ndarray:
+    """The IMDb movie of every review of a split, in the order of :func:`load_reviews`.
+
+    Each folder of the corpus comes with a file of IMDb URLs, ``urls_pos.txt``,
+    ``urls_neg.txt`` and ``urls_unsup.txt``, one line per review: line ``k``
+    (counting from 0) is the URL of the movie that review ``<k>_<rating>.txt`` is
+    about, such as ``http://www.imdb.com/title/tt0453418/usercomments``. The id is the
+    number after ``tt``: 453418 here.
+
+    Args:
+        split: ``"train"``, ``"test"`` or ``"unsup"``.
+        source: see :func:`imdb_path`.
+        seed: the order, as in :func:`load_reviews`: row ``i`` is the movie of review
+            ``i`` of ``load_reviews(split, seed=seed)``, and of ``load_imdb(seed=seed)``
+            in :mod:`embedtut.sequences` (both default to 113). ``None`` gives file
+            order, the order of :func:`embedtut.sequences.tokenized`.
+        per_class: expected reviews per class (12,500 for the real corpus).
+
+    Returns:
+        An ``int64`` array with one movie id per review.
+
+    Raises:
+        IMDBDataError: a URL file is missing, has a line that is not an IMDb title URL,
+            or does not hold exactly one line per review (review ids ``0`` to ``N - 1``).
+        ValueError: an unknown split.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    root = imdb_path(source, per_class=per_class)
+    movies = []
+    for folder, _ in _parts(root, split):
+        urls = folder.parent / f"urls_{folder.name}.txt"
+        if not urls.is_file():
+            raise IMDBDataError(
+                f"{urls} is missing, so the reviews of {folder} cannot be matched to their "
+                f"movies. Use the full archive {IMDB_URL}."
+            )
+        lines = urls.read_text(encoding="utf-8").splitlines()
+        ids = np.array([review_id for review_id, _, _ in _review_files(folder)], dtype=np.int64)
+        if len(lines) != len(ids) or not np.array_equal(ids, np.arange(len(ids))):
+            raise IMDBDataError(
+                f"{urls} has {len(lines):,} lines for {len(ids):,} reviews in {folder} "
+                f"(ids {ids.min() if len(ids) else '-'} to {ids.max() if len(ids) else '-'}): "
+                "line k must belong to review k, for ids 0 to N - 1. The copy is altered: "
+                f"delete it and download {IMDB_URL} again."
+            )
+        found = np.zeros(len(lines), dtype=np.int64)
+        for k, line in enumerate(lines):
+            match = _URL.match(line.strip())
+            if match is None:
+                raise IMDBDataError(
+                    f"{urls}, line {k + 1}: {line[:80]!r} is not an IMDb title URL like "
+                    f"http://www.imdb.com/title/tt0453418/usercomments. Delete the copy and "
+                    f"download {IMDB_URL} again."
+                )
+            found[k] = int(match[1])
+        movies.append(found)  # review ids are 0..N-1 in order, so row k is review k
+    movies = np.concatenate(movies)
+    return movies[_order(len(movies), seed)]
 
 
 def source_fingerprint(root: Path) -> str:
