@@ -157,3 +157,46 @@ def neighbour_rank(queries, targets, reference) -> np.ndarray:
     sims = q @ r.T
     own = sims[np.arange(len(q)), targets]
     return (sims > own[:, None]).sum(axis=1)
+
+
+def axis_neighbors(
+    table,
+    queries: Sequence[int],
+    *,
+    k: int = 8,
+    candidates: Sequence[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` rows whose position along the table's principal direction is nearest each query's.
+
+    A table trained through one output unit (a ``Dense(1)`` head on pooled vectors) ends
+    up almost on one line: then most rows have cosine near ±1 with each other, and cosine
+    ranks are ties broken by the random start. The one number such a table holds per
+    row is its projection on the top principal direction of the ``candidates`` rows
+    (centred on their mean); this ranks neighbours by that number.
+
+    Returns:
+        ``(ids, projections)``, each ``(len(queries), k)``: the neighbour ids, nearest
+        first (ties to the smaller id; a query is never its own neighbour), and their
+        projections. The sign of the direction is arbitrary.
+    """
+    if hasattr(table, "numpy"):
+        table = table.numpy()
+    table = np.asarray(table, dtype=np.float64)
+    if table.ndim != 2:
+        raise ValueError(f"table must be 2-D (rows, dim), got shape {table.shape}")
+    n = table.shape[0]
+    queries = np.asarray(queries, dtype=np.int64).reshape(-1)
+    cand = np.arange(n) if candidates is None else np.unique(np.asarray(candidates, np.int64))
+    for label, ids in (("queries", queries), ("candidates", cand)):
+        if ids.size and (ids.min() < 0 or ids.max() >= n):
+            raise ValueError(f"{label} must be row ids in [0, {n}), got {ids.min()}..{ids.max()}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, not {k!r}")
+    if k > len(cand) - 1:
+        raise ValueError(f"k={k} but only {len(cand)} candidate rows are available")
+    mean, directions, _ = top_directions(table[cand], 1)
+    position = (table - mean) @ directions[0]
+    distance = np.abs(position[cand][None, :] - position[queries][:, None])
+    distance[cand[None, :] == queries[:, None]] = np.inf
+    order = np.argsort(distance, axis=1, kind="stable")[:, :k]
+    return cand[order], position[cand[order]]

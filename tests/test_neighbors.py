@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from embedtut.neighbors import (
+    axis_neighbors,
     cosine,
     cosine_neighbors,
     cosine_similarity,
@@ -79,3 +80,18 @@ def test_similarity_helpers():
         cosine_similarity([1, 0], [1, 0, 0])
     with pytest.raises(ValueError, match="targets"):
         neighbour_rank(ref[:2], [0], ref)
+
+
+def test_axis_neighbors_rank_by_position_along_the_principal_direction():
+    rng = np.random.default_rng(0)
+    position = np.array([0.0, 1.0, 5.0, 5.5, 9.0, 2.0])
+    direction = np.array([3.0, 4.0]) / 5
+    table = position[:, None] * direction + rng.normal(0, 1e-3, (6, 2))
+    ids, where = axis_neighbors(table, [2, 0], k=2)
+    assert ids.tolist() == [[3, 5], [1, 5]]  # 5.5 and 2.0 nearest 5.0; 1.0 and 2.0 nearest 0.0
+    assert abs(abs(where[0, 0] - where[0, 1]) - 3.5) < 0.01  # positions 5.5 and 2.0
+    assert axis_neighbors(table, [2], k=1, candidates=[0, 1, 2])[0].tolist() == [[1]]
+    with pytest.raises(ValueError, match="k="):
+        axis_neighbors(table, [2], k=3, candidates=[0, 1, 2])
+    with pytest.raises(ValueError, match="queries"):
+        axis_neighbors(table, [6], k=1)
