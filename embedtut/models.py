@@ -11,8 +11,9 @@
   sigmoid unit, trained with :class:`embedtut.optimizers.LazyAdam` so that a step only
   touches the rows of the batch.
 * :data:`BEST` and :func:`best_model` fix the configuration of the best model the chapter
-  found; :func:`train_fasttext` trains and tests any configuration end to end (used by
-  the notebook and by ``benchmarks/best_model.py``).
+  found; :func:`build_fasttext` builds any configuration (:func:`table_rows` sizes its
+  table: no bucket rows for unigrams); :func:`train_fasttext` trains and tests any
+  configuration end to end (used by the notebook and by ``benchmarks/best_model.py``).
 """
 
 from __future__ import annotations
@@ -169,19 +170,43 @@ BEST = FastTextConfig(
 )
 
 
-def best_model(vocab_size: int) -> keras.Model:
-    """:func:`fasttext_model` configured as :data:`BEST` for a ``vocab_size``-word vocabulary."""
+def table_rows(config: FastTextConfig, vocab_size: int) -> int:
+    """Rows the n-gram bag's table needs for ``config``: words, padding and, if used, buckets.
+
+    A unigram model (``ngram=1``) reads no hashed bucket, so it gets no bucket rows, whatever
+    ``config.num_buckets`` says (a table of ``2**21`` rows nobody reads is wasted memory).
+    """
     from embedtut.ngrams import num_ids
 
+    buckets = config.num_buckets if config.ngram > 1 else 0
+    return num_ids(_positive(vocab_size, "vocab_size"), buckets)
+
+
+def build_fasttext(
+    config: FastTextConfig, vocab_size: int, *, name: str = "fasttext"
+) -> keras.Model:
+    """:func:`fasttext_model` built and compiled as ``config`` says, for ``vocab_size`` words.
+
+    The table has :func:`table_rows` rows. :func:`train_fasttext` and :func:`best_model`
+    both build their model here, so the two cannot drift apart.
+    """
     return fasttext_model(
-        num_ids(_positive(vocab_size, "vocab_size"), BEST.num_buckets),
-        BEST.output_dim,
-        learning_rate=BEST.learning_rate,
-        dropout=BEST.dropout,
-        token_dropout=BEST.token_dropout,
-        combiner=BEST.combiner,
-        name="best",
+        table_rows(config, vocab_size),
+        config.output_dim,
+        learning_rate=config.learning_rate,
+        dropout=config.dropout,
+        token_dropout=config.token_dropout,
+        combiner=config.combiner,
+        name=name,
     )
+
+
+def best_model(vocab_size: int) -> keras.Model:
+    """:func:`build_fasttext` of :data:`BEST` for a ``vocab_size``-word vocabulary.
+
+    Its table has ``vocab_size + 1 + 2**23`` rows of 16 floats (over 500 MB).
+    """
+    return build_fasttext(BEST, vocab_size, name="best")
 
 
 @dataclass(frozen=True)
@@ -207,7 +232,7 @@ def train_fasttext(
     reviews) and :func:`embedtut.ngrams.ngram_ids`. ``seconds`` is the wall time of
     ``model.fit`` only (machine-dependent); ``params`` counts every weight.
     """
-    from embedtut.ngrams import ngram_ids, num_ids, ragged_batches, to_ragged
+    from embedtut.ngrams import ngram_ids, ragged_batches, to_ragged
     from embedtut.sequences import tokenized, vocabulary
 
     kw = {"source": source} if per_class is None else {"source": source, "per_class": per_class}
@@ -225,14 +250,7 @@ def train_fasttext(
         )
         data[split] = (to_ragged(ids, offsets), tokens.labels)
     keras.utils.set_random_seed(seed)
-    model = fasttext_model(
-        num_ids(vocab_size, config.num_buckets),
-        config.output_dim,
-        learning_rate=config.learning_rate,
-        dropout=config.dropout,
-        token_dropout=config.token_dropout,
-        combiner=config.combiner,
-    )
+    model = build_fasttext(config, vocab_size)
     train = ragged_batches(*data["train"], batch_size=config.batch_size, shuffle_seed=seed)
     test = ragged_batches(*data["test"], batch_size=1000)
     start = time.perf_counter()

@@ -9,11 +9,14 @@ import tensorflow as tf
 
 from embedtut.models import (
     BEST,
+    BIGRAMS,
     FastTextConfig,
     best_model,
+    build_fasttext,
     classic_model,
     fasttext_model,
     pooled_model,
+    table_rows,
 )
 from embedtut.ngrams import EmbeddingBag, num_ids
 from embedtut.optimizers import LazyAdam
@@ -84,9 +87,12 @@ def test_fasttext_model_learns_a_separable_toy_task():
 
 def test_best_config_and_model():
     assert BEST.ngram in (2, 3) and BEST.epochs >= 1
-    model = best_model(vocab_size=50)
-    assert model.get_layer("bag").input_dim == num_ids(50, BEST.num_buckets)
+    assert table_rows(BEST, 50) == num_ids(50, BEST.num_buckets)  # 537 MB: never built here
+    small = dataclasses.replace(BEST, num_buckets=64)
+    model = build_fasttext(small, 50, name="best")
+    assert model.get_layer("bag").input_dim == num_ids(50, 64)
     assert model.get_layer("bag").output_dim == BEST.output_dim
+    assert best_model.__doc__ and "BEST" in best_model.__doc__
     with pytest.raises(dataclasses.FrozenInstanceError):
         BEST.epochs = 99  # type: ignore[misc]
     assert FastTextConfig().ngram == 2
@@ -116,3 +122,24 @@ def test_train_fasttext_end_to_end_on_a_tiny_corpus(tmp_path, tiny_archive, cach
     assert result.seconds > 0
     # "great" marks every positive review, "awful" every negative one: the test set is easy.
     assert result.accuracy == 1.0
+
+
+def test_a_unigram_table_has_no_bucket_rows():
+    from embedtut.models import UNIGRAMS
+    from embedtut.ngrams import ngram_ids
+
+    assert UNIGRAMS.num_buckets == 2**21  # what the config says ...
+    assert table_rows(UNIGRAMS, 100) == 101  # ... but a unigram model reads no bucket
+    assert table_rows(BEST, 100) == num_ids(100, BEST.num_buckets)
+    ranks = np.array([1, 2, 0, 100, 3])  # rank 0 is an out-of-vocabulary word
+    for config, rows in [(UNIGRAMS, 101), (BIGRAMS, num_ids(100, BIGRAMS.num_buckets))]:
+        ids, _ = ngram_ids(
+            ranks,
+            np.array([0, 5]),
+            vocab_size=100,
+            num_buckets=config.num_buckets,
+            ngram=config.ngram,
+        )
+        assert ids.max() < rows == table_rows(config, 100)
+    with pytest.raises(ValueError, match="vocab_size"):
+        table_rows(UNIGRAMS, 0)
