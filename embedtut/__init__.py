@@ -16,7 +16,7 @@ Each module is named after a concept of the book:
 * chapter 4, hashing and subwords: :mod:`embedtut.hashing`, :mod:`embedtut.subwords`,
   :mod:`embedtut.classifiers`;
 * chapter 5, IMDB: :mod:`embedtut.models`, :mod:`embedtut.ngrams` (``EmbeddingBag``),
-  :mod:`embedtut.inspection`.
+  :mod:`embedtut.inspection`, :mod:`embedtut.nbsvm` (the classic linear baseline).
 """
 
 from embedtut.repro import seed_everything
