@@ -96,6 +96,32 @@ def subsample(split, max_reviews: int | None):
     return split.ranks[index], offsets, labels[rows], rows
 
 
+def fit_and_score(c, settings, max_iter, fit, evaluate):
+    """Fit NBSVM with ``C = c`` on ``fit = (x, y)``, score it on ``evaluate = (x, y)``.
+
+    Returns accuracy, fit seconds, solver iterations and the CSV fields they fill.
+    """
+    from embedtut.nbsvm import NBSVM
+
+    t = time.perf_counter()
+    model = NBSVM(c, max_iter=max_iter, **settings).fit(*fit)
+    seconds = time.perf_counter() - t
+    acc = model.score(*evaluate)
+    row = dict(
+        C=c,
+        accuracy=f"{acc:.4f}",
+        fit_reviews=len(fit[1]),
+        eval_reviews=len(evaluate[1]),
+        features=int(model.seen_.sum()),
+        fit_seconds=f"{seconds:.1f}",
+        solver_iterations=model.n_iter_,
+        converged=model.n_iter_ < max_iter,
+        chosen=False,
+        **settings,
+    )
+    return acc, seconds, model.n_iter_, row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grams", type=int, nargs="+", default=[1, 2, 3])
@@ -112,7 +138,7 @@ def main() -> None:
     import sklearn
 
     from embedtut.data import movie_ids
-    from embedtut.nbsvm import NBSVM, binary_ngrams
+    from embedtut.nbsvm import binary_ngrams
     from embedtut.sequences import tokenized
     from embedtut.splits import grouped_split
 
@@ -151,59 +177,26 @@ def main() -> None:
             settings = VARIANTS[variant]
             grid = args.grid or GRIDS[variant]
             scores = []
+
             for c in grid:
-                t = time.perf_counter()
-                model = NBSVM(c, max_iter=args.max_iter, **settings).fit(x_fit, y_train[fit_idx])
-                seconds = time.perf_counter() - t
-                acc = model.score(x_val, y_train[val_idx])
-                scores.append(acc)
-                rows.append(
-                    dict(
-                        variant=variant,
-                        ngram=n,
-                        C=c,
-                        phase="validation",
-                        accuracy=f"{acc:.4f}",
-                        fit_reviews=len(fit_idx),
-                        eval_reviews=len(val_idx),
-                        features=int(model.seen_.sum()),
-                        fit_seconds=f"{seconds:.1f}",
-                        solver_iterations=model.n_iter_,
-                        converged=model.n_iter_ < args.max_iter,
-                        chosen=False,
-                        **settings,
-                    )
+                acc, seconds, iterations, row = fit_and_score(
+                    c, settings, args.max_iter, (x_fit, y_train[fit_idx]), (x_val, y_train[val_idx])
                 )
+                rows.append(dict(variant=variant, ngram=n, phase="validation", **row))
+                scores.append(acc)
                 print(
                     f"  {variant} C={c:<6g} validation accuracy {acc:.4f}  "
-                    f"(fit {seconds:.1f} s, {model.n_iter_} iterations, "
+                    f"(fit {seconds:.1f} s, {iterations} iterations, "
                     f"peak RSS {peak_rss_mib():,.0f} MiB)"
                 )
             best = int(np.argmax(scores))  # first maximum: the smallest C among ties
             for row in rows[-len(grid) :]:
                 row["chosen"] = row["C"] == grid[best]
             c = grid[best]
-            t = time.perf_counter()
-            model = NBSVM(c, max_iter=args.max_iter, **settings).fit(x_train, y_train)
-            seconds = time.perf_counter() - t
-            acc = model.score(x_test, y_test)
-            rows.append(
-                dict(
-                    variant=variant,
-                    ngram=n,
-                    C=c,
-                    phase="test",
-                    accuracy=f"{acc:.4f}",
-                    fit_reviews=len(y_train),
-                    eval_reviews=len(y_test),
-                    features=int(model.seen_.sum()),
-                    fit_seconds=f"{seconds:.1f}",
-                    solver_iterations=model.n_iter_,
-                    converged=model.n_iter_ < args.max_iter,
-                    chosen=True,
-                    **settings,
-                )
+            acc, seconds, _, row = fit_and_score(
+                c, settings, args.max_iter, (x_train, y_train), (x_test, y_test)
             )
+            rows.append(dict(variant=variant, ngram=n, phase="test", **row) | {"chosen": True})
             print(
                 f"  {variant} n = 1..{n}: chose C={c:g}; refit on all {len(y_train):,} in "
                 f"{seconds:.1f} s; TEST accuracy {acc:.4f}  (peak RSS {peak_rss_mib():,.0f} MiB)"

@@ -7,6 +7,24 @@ from collections.abc import Sequence
 import numpy as np
 
 
+def _table_and_rows(table, queries, candidates, k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Checked ``(float64 table, query ids, sorted unique candidate ids)``; ``k`` checked too."""
+    if hasattr(table, "numpy"):
+        table = table.numpy()
+    table = np.asarray(table, dtype=np.float64)
+    if table.ndim != 2:
+        raise ValueError(f"table must be 2-D (rows, dim), got shape {table.shape}")
+    n = table.shape[0]
+    queries = np.asarray(queries, dtype=np.int64).reshape(-1)
+    cand = np.arange(n) if candidates is None else np.asarray(candidates, dtype=np.int64)
+    for label, ids in (("queries", queries), ("candidates", cand)):
+        if ids.size and (ids.min() < 0 or ids.max() >= n):
+            raise ValueError(f"{label} must be row ids in [0, {n}), got {ids.min()}..{ids.max()}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, not {k!r}")
+    return table, queries, np.unique(cand)
+
+
 def cosine_neighbors(
     table,
     queries: Sequence[int],
@@ -29,20 +47,7 @@ def cosine_neighbors(
         ``(ids, similarities)``, each of shape ``(len(queries), k)``, best first; ties go
         to the smaller id. A zero row has similarity 0 to everything.
     """
-    if hasattr(table, "numpy"):
-        table = table.numpy()
-    table = np.asarray(table, dtype=np.float64)
-    if table.ndim != 2:
-        raise ValueError(f"table must be 2-D (rows, dim), got shape {table.shape}")
-    n = table.shape[0]
-    queries = np.asarray(queries, dtype=np.int64).reshape(-1)
-    cand = np.arange(n) if candidates is None else np.asarray(candidates, dtype=np.int64)
-    for label, ids in (("queries", queries), ("candidates", cand)):
-        if ids.size and (ids.min() < 0 or ids.max() >= n):
-            raise ValueError(f"{label} must be row ids in [0, {n}), got {ids.min()}..{ids.max()}")
-    cand = np.unique(cand)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, not {k!r}")
+    table, queries, cand = _table_and_rows(table, queries, candidates, k)
     inside = exclude_self and bool(np.isin(queries, cand).any())
     available = len(cand) - (1 if inside else 0)
     if k > available:
@@ -179,19 +184,7 @@ def axis_neighbors(
         first (ties to the smaller id; a query is never its own neighbour), and their
         projections. The sign of the direction is arbitrary.
     """
-    if hasattr(table, "numpy"):
-        table = table.numpy()
-    table = np.asarray(table, dtype=np.float64)
-    if table.ndim != 2:
-        raise ValueError(f"table must be 2-D (rows, dim), got shape {table.shape}")
-    n = table.shape[0]
-    queries = np.asarray(queries, dtype=np.int64).reshape(-1)
-    cand = np.arange(n) if candidates is None else np.unique(np.asarray(candidates, np.int64))
-    for label, ids in (("queries", queries), ("candidates", cand)):
-        if ids.size and (ids.min() < 0 or ids.max() >= n):
-            raise ValueError(f"{label} must be row ids in [0, {n}), got {ids.min()}..{ids.max()}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, not {k!r}")
+    table, queries, cand = _table_and_rows(table, queries, candidates, k)
     if k > len(cand) - 1:
         raise ValueError(f"k={k} but only {len(cand)} candidate rows are available")
     mean, directions, _ = top_directions(table[cand], 1)
