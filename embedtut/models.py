@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import keras
+import numpy as np
 
 from embedtut.ngrams import EmbeddingBag
 
@@ -91,6 +93,7 @@ def fasttext_model(
     dropout: float = 0.0,
     token_dropout: float = 0.0,
     combiner: str = "mean",
+    weighted: bool = False,
     name: str = "fasttext",
 ) -> keras.Model:
     """Ragged n-gram ids -> :class:`EmbeddingBag` -> (dropout) -> ``Dense(1, sigmoid)``.
@@ -102,6 +105,8 @@ def fasttext_model(
         dropout: dropout rate on the averaged vector (0 for none).
         token_dropout: probability of dropping each id of a bag during training.
         combiner: how the bag is reduced (see :class:`EmbeddingBag`).
+        weighted: give the bag fixed per-id weights (``EmbeddingBag(weighted=True)``),
+            all 1 until they are assigned.
         name: the model's name.
 
     Returns:
@@ -120,6 +125,7 @@ def fasttext_model(
         _positive(output_dim, "output_dim"),
         combiner=combiner,
         token_dropout=token_dropout,
+        weighted=weighted,
         name="bag",
     )(inputs)
     if dropout:
@@ -148,6 +154,15 @@ class FastTextConfig:
     token_dropout: float = 0.0
     epochs: int = 3
     batch_size: int = 32
+    #: weigh each id's vector by |naive Bayes log-count ratio| of its n-gram, computed
+    #: on the training reviews (:func:`naive_bayes_weights`), as NBSVM scales its features
+    nb_weights: bool = False
+    #: self-training on the 50,000 unlabelled reviews: a first model (``teacher_epochs``
+    #: epochs) labels them, those it scores outside ``0.5 ± pseudo_label_margin`` join
+    #: the training reviews with its labels, and the model is trained again on both
+    #: (``None``: no self-training)
+    pseudo_label_margin: float | None = None
+    teacher_epochs: int = 2
 
 
 #: fastText with words only (Joulin et al. 2017's unigram model), epochs chosen on validation.
@@ -182,31 +197,222 @@ def table_rows(config: FastTextConfig, vocab_size: int) -> int:
     return num_ids(_positive(vocab_size, "vocab_size"), buckets)
 
 
+def naive_bayes_weights(
+    ids: np.ndarray, offsets: np.ndarray, labels: np.ndarray, rows: int, *, alpha: float = 1.0
+) -> np.ndarray:
+    """|naive Bayes log-count ratio| of every id, from the reviews it occurs in.
+
+    ``r = log((p / |p|_1) / (q / |q|_1))`` with ``p = alpha +`` the number of positive
+    reviews holding the id and ``q`` the same over negative ones
+    (:func:`embedtut.nbsvm.log_count_ratio`, Wang & Manning 2012); ids that no review
+    holds get 0. The sign is dropped: the table row learns it, the weight only says how
+    much the id's n-gram, by itself, tells the classes apart.
+
+    Args:
+        ids, offsets: the reviews' ids as :func:`embedtut.ngrams.ngram_ids` returns them.
+        labels: 0/1 per review; both classes must occur.
+        rows: the table's rows (:func:`table_rows`); every id must be below it.
+        alpha: naive Bayes smoothing, a positive number.
+
+    Returns:
+        ``float32`` weights, one per row.
+    """
+    import scipy.sparse as sp
+
+    from embedtut.nbsvm import log_count_ratio
+
+    ids = np.asarray(ids)
+    offsets = np.asarray(offsets)
+    rows = _positive(int(rows), "rows")
+    if ids.size and (ids.min() < 0 or ids.max() >= rows):
+        raise ValueError(f"ids must lie in [0, {rows}), found {ids.min()}..{ids.max()}")
+    if offsets.ndim != 1 or offsets[0] != 0 or offsets[-1] != len(ids):
+        raise ValueError("offsets must run from 0 to len(ids), one more entry than reviews")
+    x = sp.csr_matrix(
+        (np.ones(len(ids)), ids, offsets), shape=(len(offsets) - 1, rows), dtype=np.float64
+    )
+    x.sum_duplicates()
+    x.data[:] = 1.0  # presence: a review counts once per id
+    return np.abs(log_count_ratio(x, labels, alpha=alpha)).astype(np.float32)
+
+
 def build_fasttext(
-    config: FastTextConfig, vocab_size: int, *, name: str = "fasttext"
+    config: FastTextConfig,
+    vocab_size: int,
+    *,
+    id_weights: np.ndarray | None = None,
+    name: str = "fasttext",
 ) -> keras.Model:
     """:func:`fasttext_model` built and compiled as ``config`` says, for ``vocab_size`` words.
 
-    The table has :func:`table_rows` rows. :func:`train_fasttext` and :func:`best_model`
-    both build their model here, so the two cannot drift apart.
+    The table has :func:`table_rows` rows. A configuration with ``nb_weights`` needs
+    ``id_weights`` (one per row, :func:`naive_bayes_weights` of the training reviews);
+    they go into the bag's fixed ``id_weights``. :func:`train_fasttext` and
+    :func:`best_model` both build their model here, so the two cannot drift apart.
     """
-    return fasttext_model(
-        table_rows(config, vocab_size),
+    rows = table_rows(config, vocab_size)
+    if config.nb_weights != (id_weights is not None):
+        raise ValueError(
+            "pass id_weights (naive_bayes_weights of the training reviews) exactly when "
+            f"config.nb_weights is set; nb_weights={config.nb_weights}, "
+            f"id_weights {'given' if id_weights is not None else 'missing'}"
+        )
+    model = fasttext_model(
+        rows,
         config.output_dim,
         learning_rate=config.learning_rate,
         dropout=config.dropout,
         token_dropout=config.token_dropout,
         combiner=config.combiner,
+        weighted=config.nb_weights,
         name=name,
+    )
+    if id_weights is not None:
+        id_weights = np.asarray(id_weights, dtype=np.float32)
+        if id_weights.shape != (rows,):
+            raise ValueError(f"id_weights must have shape ({rows},), not {id_weights.shape}")
+        model.get_layer("bag").id_weights.assign(id_weights)
+    return model
+
+
+def best_model(vocab_size: int, id_weights: np.ndarray | None = None) -> keras.Model:
+    """:func:`build_fasttext` of :data:`BEST` for a ``vocab_size``-word vocabulary.
+
+    ``id_weights`` as :func:`build_fasttext` needs them when ``BEST.nb_weights`` is set.
+    """
+    return build_fasttext(BEST, vocab_size, id_weights=id_weights, name="best")
+
+
+class NgramReviews(NamedTuple):
+    """Reviews as n-gram ids: ``ids[offsets[i]:offsets[i + 1]]`` are review ``i``'s."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+    labels: np.ndarray
+
+    def take(self, rows: np.ndarray) -> NgramReviews:
+        """The reviews at ``rows`` (in that order), as a new :class:`NgramReviews`."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lengths = np.diff(self.offsets)[rows]
+        offsets = np.concatenate(([0], np.cumsum(lengths))).astype(self.offsets.dtype)
+        starts = np.repeat(self.offsets[rows] - offsets[:-1], lengths)
+        return NgramReviews(self.ids[starts + np.arange(offsets[-1])], offsets, self.labels[rows])
+
+    def concat(self, other: NgramReviews) -> NgramReviews:
+        """These reviews followed by ``other``'s."""
+        return NgramReviews(
+            np.concatenate([self.ids, other.ids]),
+            np.concatenate([self.offsets, other.offsets[1:] + self.offsets[-1]]),
+            np.concatenate([self.labels, other.labels]),
+        )
+
+
+def ngram_reviews(
+    config: FastTextConfig, split: str, vocab_size: int, *, source=None, per_class=None
+) -> NgramReviews:
+    """The ``split``'s reviews (:func:`embedtut.sequences.tokenized`, whole reviews, the full
+    vocabulary) as the n-gram ids ``config`` asks for (:func:`embedtut.ngrams.ngram_ids`)."""
+    from embedtut.ngrams import ngram_ids
+    from embedtut.sequences import tokenized
+
+    kw = {"source": source} if per_class is None else {"source": source, "per_class": per_class}
+    tokens = tokenized(split, **kw)
+    ids, offsets = ngram_ids(
+        tokens.ranks,
+        tokens.offsets,
+        vocab_size=vocab_size,
+        num_buckets=config.num_buckets,
+        ngram=config.ngram,
+        binary=config.binary,
+    )
+    return NgramReviews(ids, offsets, np.asarray(tokens.labels, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What :func:`fit_fasttext` measured, and the trained model."""
+
+    model: keras.Model
+    seconds: float
+    validation_accuracy: tuple[float, ...]
+    pseudo_labelled: int = 0
+
+
+def _batches(reviews: NgramReviews, batch_size: int, shuffle_seed: int | None = None):
+    from embedtut.ngrams import ragged_batches, to_ragged
+
+    return ragged_batches(
+        to_ragged(reviews.ids, reviews.offsets),
+        reviews.labels,
+        batch_size=batch_size,
+        shuffle_seed=shuffle_seed,
     )
 
 
-def best_model(vocab_size: int) -> keras.Model:
-    """:func:`build_fasttext` of :data:`BEST` for a ``vocab_size``-word vocabulary.
+def pseudo_label(model: keras.Model, unlabelled: NgramReviews, margin: float) -> NgramReviews:
+    """The reviews ``model`` scores outside ``0.5 ± margin``, labelled with its verdicts."""
+    if not 0 <= margin < 0.5:
+        raise ValueError(f"margin must be in [0, 0.5), not {margin!r}")
+    scored = _batches(unlabelled._replace(labels=np.zeros(len(unlabelled.labels))), 1000)
+    p = model.predict(scored, verbose=0).ravel()
+    keep = np.flatnonzero(np.abs(p - 0.5) > margin)
+    chosen = unlabelled.take(keep)
+    return chosen._replace(labels=(p[keep] > 0.5).astype(np.int64))
 
-    Its table has ``vocab_size + 1 + 2**23`` rows of 16 floats (over 500 MB).
+
+def fit_fasttext(
+    config: FastTextConfig,
+    train: NgramReviews,
+    vocab_size: int,
+    *,
+    seed: int,
+    validation: NgramReviews | None = None,
+    unlabelled: NgramReviews | None = None,
+) -> FitResult:
+    """Build ``config``'s model, fit it on ``train`` for ``config.epochs`` epochs.
+
+    Naive Bayes weights (if ``config.nb_weights``) come from the reviews the model is
+    fitted on. With ``config.pseudo_label_margin``, ``unlabelled`` reviews are needed: a
+    first model of the same configuration, fitted on ``train`` for
+    ``config.teacher_epochs`` epochs, labels them (:func:`pseudo_label`), and the
+    returned model is fitted on ``train`` plus those. With ``validation``, the returned
+    model is scored on it after every epoch (those evaluations are not timed).
+    ``seconds`` is the wall time of everything else: the fits, and the teacher's
+    labelling of the unlabelled reviews.
     """
-    return build_fasttext(BEST, vocab_size, name="best")
+    import dataclasses
+
+    seconds, pseudo = 0.0, 0
+    if config.pseudo_label_margin is not None:
+        if unlabelled is None:
+            raise ValueError("config.pseudo_label_margin is set: pass the unlabelled reviews")
+        teacher_config = dataclasses.replace(
+            config, pseudo_label_margin=None, epochs=config.teacher_epochs
+        )
+        teacher = fit_fasttext(teacher_config, train, vocab_size, seed=seed)
+        start = time.perf_counter()
+        extra = pseudo_label(teacher.model, unlabelled, config.pseudo_label_margin)
+        seconds += teacher.seconds + time.perf_counter() - start
+        del teacher
+        train, pseudo = train.concat(extra), len(extra.labels)
+    weights = None
+    if config.nb_weights:
+        rows = table_rows(config, vocab_size)
+        weights = naive_bayes_weights(train.ids, train.offsets, train.labels, rows)
+    keras.utils.set_random_seed(seed)
+    model = build_fasttext(config, vocab_size, id_weights=weights)
+    batches = _batches(train, config.batch_size, shuffle_seed=seed)
+    scored = None if validation is None else _batches(validation, 1000)
+    accuracies = []
+    for _ in range(config.epochs if scored is not None else 1):
+        start = time.perf_counter()
+        # the dataset reshuffles itself every epoch (shuffle=False: Keras cannot shuffle it)
+        epochs = 1 if scored is not None else config.epochs
+        model.fit(batches, epochs=epochs, verbose=0, shuffle=False)
+        seconds += time.perf_counter() - start
+        if scored is not None:
+            accuracies.append(float(model.evaluate(scored, verbose=0)[1]))
+    return FitResult(model, seconds, tuple(accuracies), pseudo)
 
 
 @dataclass(frozen=True)
@@ -226,35 +432,27 @@ def train_fasttext(
     source=None,
     per_class: int | None = None,
 ) -> RunResult:
-    """Build features, train on the 25,000 training reviews, test once on the 25,000 others.
+    """Train on the 25,000 training reviews (:func:`fit_fasttext`), test once on the others.
 
-    Features come from :func:`embedtut.sequences.tokenized` (the full vocabulary, whole
-    reviews) and :func:`embedtut.ngrams.ngram_ids`. ``seconds`` is the wall time of
-    ``model.fit`` only (machine-dependent); ``params`` counts every weight.
+    Features come from :func:`ngram_reviews`. With ``config.pseudo_label_margin``, the
+    50,000 unlabelled reviews (split ``"unsup"``) are labelled by a first model and join
+    training; no test review is read before the one evaluation. ``seconds`` is the wall
+    time of
+    ``model.fit`` (with self-training, of both fits and the labelling; machine-dependent);
+    ``params`` counts every trainable weight
+    (the fixed naive Bayes weights of an ``nb_weights`` model are not parameters).
     """
-    from embedtut.ngrams import ngram_ids, ragged_batches, to_ragged
-    from embedtut.sequences import tokenized, vocabulary
+    from embedtut.sequences import vocabulary
 
     kw = {"source": source} if per_class is None else {"source": source, "per_class": per_class}
     vocab_size = len(vocabulary(**kw)[0])
-    data = {}
-    for split in ("train", "test"):
-        tokens = tokenized(split, **kw)
-        ids, offsets = ngram_ids(
-            tokens.ranks,
-            tokens.offsets,
-            vocab_size=vocab_size,
-            num_buckets=config.num_buckets,
-            ngram=config.ngram,
-            binary=config.binary,
-        )
-        data[split] = (to_ragged(ids, offsets), tokens.labels)
-    keras.utils.set_random_seed(seed)
-    model = build_fasttext(config, vocab_size)
-    train = ragged_batches(*data["train"], batch_size=config.batch_size, shuffle_seed=seed)
-    test = ragged_batches(*data["test"], batch_size=1000)
-    start = time.perf_counter()
-    model.fit(train, epochs=config.epochs, verbose=0, shuffle=False)  # the dataset shuffles
-    seconds = time.perf_counter() - start
-    _, accuracy = model.evaluate(test, verbose=0)
-    return RunResult(float(accuracy), seconds, int(model.count_params()), model)
+    train = ngram_reviews(config, "train", vocab_size, **kw)
+    unlabelled = None
+    if config.pseudo_label_margin is not None:
+        unlabelled = ngram_reviews(config, "unsup", vocab_size, **kw)
+    fit = fit_fasttext(config, train, vocab_size, seed=seed, unlabelled=unlabelled)
+    del train, unlabelled
+    test = ngram_reviews(config, "test", vocab_size, **kw)
+    _, accuracy = fit.model.evaluate(_batches(test, 1000), verbose=0)
+    params = sum(int(np.prod(w.shape)) for w in fit.model.trainable_weights)
+    return RunResult(float(accuracy), fit.seconds, params, fit.model)

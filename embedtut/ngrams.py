@@ -188,6 +188,11 @@ class EmbeddingBag(keras.layers.Layer):
         token_dropout: during training only, drop each id of a bag with this probability
             before reducing ("word dropout", Iyyer et al. 2015): a regulariser that also
             makes the step cheaper. A bag that loses every id gives zeros.
+        weighted: give the layer a second, non-trainable weight ``id_weights``, one
+            number per row (initially 1): each id's vector is multiplied by its number
+            before the reduction (the combiner still divides by the count of ids). Set it
+            with ``layer.id_weights.assign(...)``, e.g. to naive Bayes log-count ratios
+            (:func:`embedtut.models.naive_bayes_weights`).
 
     Ids are not range-checked at run time (like ``keras.layers.Embedding``); check them
     once with :func:`embedtut.ids.check_ids` when building the data.
@@ -201,6 +206,7 @@ class EmbeddingBag(keras.layers.Layer):
         combiner: str = "mean",
         embeddings_initializer="uniform",
         token_dropout: float = 0.0,
+        weighted: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -220,6 +226,7 @@ class EmbeddingBag(keras.layers.Layer):
         self.output_dim = int(output_dim)
         self.combiner = combiner
         self.token_dropout = float(token_dropout)
+        self.weighted = bool(weighted)
         self.seed_generator = keras.random.SeedGenerator()
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
 
@@ -229,6 +236,10 @@ class EmbeddingBag(keras.layers.Layer):
             initializer=self.embeddings_initializer,
             name="embeddings",
         )
+        if self.weighted:
+            self.id_weights = self.add_weight(
+                shape=(self.input_dim,), initializer="ones", trainable=False, name="id_weights"
+            )
         self.built = True
 
     def call(self, inputs, training=None):
@@ -247,6 +258,8 @@ class EmbeddingBag(keras.layers.Layer):
         # it: a read would pin a full copy of the table that the optimizer's in-place
         # scatter update must then duplicate (copy-on-write) at every step.
         vectors = tf.gather(self.embeddings.value, ids)
+        if self.weighted:
+            vectors = vectors * tf.gather(self.id_weights.value, ids)[:, None]
         total = tf.math.unsorted_segment_sum(vectors, rows, inputs.nrows())
         if self.combiner == "sum":
             return total
@@ -266,6 +279,7 @@ class EmbeddingBag(keras.layers.Layer):
                 "output_dim": self.output_dim,
                 "combiner": self.combiner,
                 "token_dropout": self.token_dropout,
+                "weighted": self.weighted,
                 "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
             }
         )

@@ -89,7 +89,8 @@ def test_best_config_and_model():
     assert BEST.ngram in (2, 3) and BEST.epochs >= 1
     assert table_rows(BEST, 50) == num_ids(50, BEST.num_buckets)  # 537 MB: never built here
     small = dataclasses.replace(BEST, num_buckets=64)
-    model = build_fasttext(small, 50, name="best")
+    weights = np.ones(num_ids(50, 64), "float32") if BEST.nb_weights else None
+    model = build_fasttext(small, 50, id_weights=weights, name="best")
     assert model.get_layer("bag").input_dim == num_ids(50, 64)
     assert model.get_layer("bag").output_dim == BEST.output_dim
     assert best_model.__doc__ and "BEST" in best_model.__doc__
@@ -116,12 +117,18 @@ def test_train_fasttext_end_to_end_on_a_tiny_corpus(tmp_path, tiny_archive, cach
         learning_rate=0.05,
         batch_size=2,
     )
-    result = train_fasttext(config, source=source, per_class=3)
     vocab_size = len(vocabulary(source=source, per_class=3)[0])
-    assert result.params == num_ids(vocab_size, 64) * 4 + 4 + 1
-    assert result.seconds > 0
-    # "great" marks every positive review, "awful" every negative one: the test set is easy.
-    assert result.accuracy == 1.0
+    for nb in (False, True):
+        result = train_fasttext(
+            dataclasses.replace(config, nb_weights=nb), source=source, per_class=3
+        )
+        # the fixed naive Bayes weights are not parameters
+        assert result.params == num_ids(vocab_size, 64) * 4 + 4 + 1
+        assert result.seconds > 0
+        # "great" marks every positive review, "awful" every negative one: an easy test set
+        assert result.accuracy == 1.0
+        bag = result.model.get_layer("bag")
+        assert bag.weighted is nb and (not nb or bag.id_weights.numpy().max() > 0)
 
 
 def test_a_unigram_table_has_no_bucket_rows():
@@ -143,3 +150,103 @@ def test_a_unigram_table_has_no_bucket_rows():
         assert ids.max() < rows == table_rows(config, 100)
     with pytest.raises(ValueError, match="vocab_size"):
         table_rows(UNIGRAMS, 0)
+
+
+def test_naive_bayes_weights_match_the_nbsvm_ratio():
+    from embedtut.models import naive_bayes_weights
+    from embedtut.nbsvm import log_count_ratio
+
+    # three reviews over ids 1..4 (row 0 and 5 unused); id 2 twice in the first review
+    ids = np.array([1, 2, 2, 3, 2, 4, 1])
+    offsets = np.array([0, 4, 6, 7])
+    labels = np.array([1, 0, 1])
+    w = naive_bayes_weights(ids, offsets, labels, 6)
+    x = np.array([[0, 1, 1, 1, 0, 0], [0, 0, 1, 0, 1, 0], [0, 1, 0, 0, 0, 0]])  # presence
+    np.testing.assert_allclose(w, np.abs(log_count_ratio(x, labels)), rtol=1e-6)
+    assert w.dtype == np.float32 and w[0] == 0 and w[5] == 0  # unused ids weigh nothing
+    # id 1 is in two positive reviews, id 3 in one: id 1 tells the classes apart better
+    assert w[1] > w[3] > 0
+    with pytest.raises(ValueError, match="ids must lie"):
+        naive_bayes_weights(ids, offsets, labels, 4)
+    with pytest.raises(ValueError, match="offsets"):
+        naive_bayes_weights(ids, offsets[:-1], labels[:-1], 6)
+    with pytest.raises(ValueError, match="both classes"):
+        naive_bayes_weights(ids, offsets, np.ones(3, int), 6)
+
+
+def test_build_fasttext_wants_weights_exactly_when_configured():
+    config = FastTextConfig(ngram=2, num_buckets=8, output_dim=2, nb_weights=True)
+    rows = table_rows(config, 10)
+    with pytest.raises(ValueError, match="id_weights"):
+        build_fasttext(config, 10)
+    with pytest.raises(ValueError, match="id_weights"):
+        build_fasttext(dataclasses.replace(config, nb_weights=False), 10, id_weights=np.ones(rows))
+    with pytest.raises(ValueError, match="shape"):
+        build_fasttext(config, 10, id_weights=np.ones(rows + 1))
+    weights = np.linspace(0, 1, rows).astype("float32")
+    model = build_fasttext(config, 10, id_weights=weights)
+    bag = model.get_layer("bag")
+    np.testing.assert_array_equal(bag.id_weights.numpy(), weights)
+    assert all(v is not bag.id_weights for v in model.trainable_weights)
+
+
+def test_ngram_reviews_take_keeps_each_review_whole():
+    from embedtut.models import NgramReviews
+
+    reviews = NgramReviews(np.arange(10), np.array([0, 3, 3, 7, 10]), np.array([1, 0, 1, 0]))
+    part = reviews.take(np.array([3, 0, 1]))
+    np.testing.assert_array_equal(part.ids, [7, 8, 9, 0, 1, 2])
+    np.testing.assert_array_equal(part.offsets, [0, 3, 6, 6])
+    np.testing.assert_array_equal(part.labels, [0, 1, 0])
+    both = part.concat(reviews.take(np.array([2])))
+    np.testing.assert_array_equal(both.ids, [7, 8, 9, 0, 1, 2, 3, 4, 5, 6])
+    np.testing.assert_array_equal(both.offsets, [0, 3, 6, 6, 10])
+    np.testing.assert_array_equal(both.labels, [0, 1, 0, 1])
+
+
+def test_fit_fasttext_scores_validation_after_every_epoch():
+    from embedtut.models import NgramReviews, fit_fasttext
+
+    rng = np.random.default_rng(0)
+    rows, labels = [], []
+    for i in range(200):  # ids 1-5 positive, 6-10 negative, 11-15 either
+        own = rng.integers(1, 6, size=3) + (0 if i % 2 else 5)
+        rows.append(np.concatenate([own, rng.integers(11, 16, size=2)]))
+        labels.append(i % 2)
+    offsets = np.concatenate(([0], np.cumsum([len(r) for r in rows])))
+    reviews = NgramReviews(np.concatenate(rows), offsets, np.array(labels))
+    config = FastTextConfig(
+        ngram=2, num_buckets=4, output_dim=2, epochs=3, learning_rate=0.05, nb_weights=True
+    )
+    result = fit_fasttext(
+        config,
+        reviews.take(np.arange(150)),
+        11,
+        seed=0,
+        validation=reviews.take(np.arange(150, 200)),
+    )
+    assert len(result.validation_accuracy) == 3 and result.validation_accuracy[-1] == 1.0
+    assert result.seconds > 0 and result.pseudo_labelled == 0
+
+    # self-training: the last 50 reviews, unlabelled (-1), labelled by a first model
+    unlabelled = reviews.take(np.arange(150, 200))._replace(labels=np.full(50, -1))
+    selfish = dataclasses.replace(config, pseudo_label_margin=0.3, teacher_epochs=3)
+    with pytest.raises(ValueError, match="unlabelled"):
+        fit_fasttext(selfish, reviews.take(np.arange(150)), 11, seed=0)
+    result = fit_fasttext(selfish, reviews.take(np.arange(150)), 11, seed=0, unlabelled=unlabelled)
+    assert 0 < result.pseudo_labelled <= 50 and result.validation_accuracy == ()
+
+
+def test_pseudo_label_keeps_confident_reviews_with_the_models_labels():
+    from embedtut.models import NgramReviews, pseudo_label
+
+    inputs = keras.Input(shape=(None,), dtype="int32", ragged=True)
+    bag = EmbeddingBag(4, 1, name="bag")
+    model = keras.Model(inputs, keras.layers.Activation("sigmoid")(bag(inputs)))
+    bag.embeddings.assign(np.array([[0.0], [4.0], [-4.0], [0.1]], "float32"))
+    reviews = NgramReviews(np.array([1, 2, 3, 1, 2]), np.array([0, 1, 2, 3, 5]), -np.ones(4))
+    chosen = pseudo_label(model, reviews, 0.4)  # p = 0.98, 0.02, 0.52, 0.5
+    np.testing.assert_array_equal(chosen.ids, [1, 2])
+    np.testing.assert_array_equal(chosen.labels, [1, 0])
+    with pytest.raises(ValueError, match="margin"):
+        pseudo_label(model, reviews, 0.5)

@@ -111,6 +111,24 @@ def test_embedding_bag_matches_numpy(combiner):
     np.testing.assert_array_equal(out[2], [0.0, 0.0])  # an empty bag gives zeros
 
 
+@pytest.mark.parametrize("combiner", ["mean", "sum", "sqrtn"])
+def test_weighted_embedding_bag_scales_each_vector_before_reducing(combiner):
+    layer = EmbeddingBag(6, 2, combiner=combiner, weighted=True)
+    layer.build()
+    table = np.arange(12, dtype="float32").reshape(6, 2)
+    weights = np.array([0, 1, 0.5, 2, 3, 0.25], dtype="float32")
+    layer.embeddings.assign(table)
+    np.testing.assert_array_equal(layer.id_weights.numpy(), np.ones(6))  # 1 until assigned
+    layer.id_weights.assign(weights)
+    out = np.asarray(layer(tf.ragged.constant([[1, 2, 2], [5]], dtype=tf.int32)))
+    for i, ids in enumerate([[1, 2, 2], [5]]):
+        total = (table[ids] * weights[ids, None]).sum(axis=0)
+        divisor = {"mean": len(ids), "sum": 1, "sqrtn": np.sqrt(len(ids))}[combiner]
+        np.testing.assert_allclose(out[i], total / divisor, rtol=1e-6)
+    assert layer.trainable_weights == [layer.embeddings]
+    assert EmbeddingBag.from_config(layer.get_config()).weighted
+
+
 def test_embedding_bag_dense_input_skips_padding():
     layer, table = _table_layer()
     dense = np.array([[1, 2, 0, 0], [3, 3, 3, 4]], dtype="int32")
