@@ -217,23 +217,33 @@ def naive_bayes_weights(
     Returns:
         ``float32`` weights, one per row.
     """
-    import scipy.sparse as sp
-
     from embedtut.nbsvm import log_count_ratio
 
     ids = np.asarray(ids)
     offsets = np.asarray(offsets)
+    labels = np.asarray(labels)
     rows = _positive(int(rows), "rows")
     if ids.size and (ids.min() < 0 or ids.max() >= rows):
         raise ValueError(f"ids must lie in [0, {rows}), found {ids.min()}..{ids.max()}")
     if offsets.ndim != 1 or offsets[0] != 0 or offsets[-1] != len(ids):
         raise ValueError("offsets must run from 0 to len(ids), one more entry than reviews")
-    x = sp.csr_matrix(
-        (np.ones(len(ids)), ids, offsets), shape=(len(offsets) - 1, rows), dtype=np.float64
+    if labels.shape != (len(offsets) - 1,):
+        raise ValueError(f"labels must hold one entry per review, not shape {labels.shape}")
+    if not (np.isin(labels, (0, 1)).all() and (labels == 0).any() and (labels == 1).any()):
+        raise ValueError("labels must be 0 or 1, and both classes must occur")
+    review = np.repeat(np.arange(len(labels)), np.diff(offsets))
+    step = np.diff(ids)
+    if not np.all((step > 0) | (review[1:] != review[:-1])):
+        # not sorted and distinct within each review: keep each (review, id) once
+        key = np.unique(review.astype(np.int64) * rows + ids)
+        review, ids = np.divmod(key, rows)
+    del step
+    # presence counts per class, as two rows of a matrix: the ratio of W&M's equations
+    positive = labels[review] == 1
+    counts = np.stack(
+        [np.bincount(ids[positive], minlength=rows), np.bincount(ids[~positive], minlength=rows)]
     )
-    x.sum_duplicates()
-    x.data[:] = 1.0  # presence: a review counts once per id
-    return np.abs(log_count_ratio(x, labels, alpha=alpha)).astype(np.float32)
+    return np.abs(log_count_ratio(counts, np.array([1, 0]), alpha=alpha)).astype(np.float32)
 
 
 def build_fasttext(
@@ -283,6 +293,9 @@ def best_model(vocab_size: int, id_weights: np.ndarray | None = None) -> keras.M
     return build_fasttext(BEST, vocab_size, id_weights=id_weights, name="best")
 
 
+_CHUNK = 5000  # reviews hashed at a time by ngram_reviews
+
+
 class NgramReviews(NamedTuple):
     """Reviews as n-gram ids: ``ids[offsets[i]:offsets[i + 1]]`` are review ``i``'s."""
 
@@ -317,15 +330,24 @@ def ngram_reviews(
 
     kw = {"source": source} if per_class is None else {"source": source, "per_class": per_class}
     tokens = tokenized(split, **kw)
-    ids, offsets = ngram_ids(
-        tokens.ranks,
-        tokens.offsets,
-        vocab_size=vocab_size,
-        num_buckets=config.num_buckets,
-        ngram=config.ngram,
-        binary=config.binary,
+    ids, offsets = [], [np.zeros(1, dtype=np.int64)]
+    # a few thousand reviews at a time: the hashing's int64 temporaries stay small
+    for first in range(0, len(tokens.labels), _CHUNK):
+        last = min(first + _CHUNK, len(tokens.labels))
+        start, stop = tokens.offsets[first], tokens.offsets[last]
+        part, part_offsets = ngram_ids(
+            tokens.ranks[start:stop],
+            tokens.offsets[first : last + 1] - start,
+            vocab_size=vocab_size,
+            num_buckets=config.num_buckets,
+            ngram=config.ngram,
+            binary=config.binary,
+        )
+        ids.append(part.astype(np.int32))  # ids < table_rows(config, vocab_size) < 2**31
+        offsets.append(part_offsets[1:] + offsets[-1][-1])
+    return NgramReviews(
+        np.concatenate(ids), np.concatenate(offsets), np.asarray(tokens.labels, dtype=np.int64)
     )
-    return NgramReviews(ids, offsets, np.asarray(tokens.labels, dtype=np.int64))
 
 
 @dataclass(frozen=True)

@@ -250,3 +250,29 @@ def test_pseudo_label_keeps_confident_reviews_with_the_models_labels():
     np.testing.assert_array_equal(chosen.labels, [1, 0])
     with pytest.raises(ValueError, match="margin"):
         pseudo_label(model, reviews, 0.5)
+
+
+def test_ngram_reviews_hashes_in_chunks_without_changing_a_thing(
+    tmp_path, tiny_archive, cache, monkeypatch
+):
+    import tarfile
+
+    import embedtut.models as models
+    from embedtut.ngrams import ngram_ids
+    from embedtut.sequences import tokenized, vocabulary
+
+    with tarfile.open(tiny_archive[0]) as tar:
+        tar.extractall(tmp_path / "corpus", filter="data")
+    source = tmp_path / "corpus" / "aclImdb"
+    config = FastTextConfig(ngram=3, num_buckets=64, binary=True)
+    vocab_size = len(vocabulary(source=source, per_class=3)[0])
+    tokens = tokenized("train", source=source, per_class=3)
+    ids, offsets = ngram_ids(
+        tokens.ranks, tokens.offsets, vocab_size=vocab_size, num_buckets=64, ngram=3, binary=True
+    )
+    monkeypatch.setattr(models, "_CHUNK", 4)  # 6 reviews: chunks of 4 and 2
+    reviews = models.ngram_reviews(config, "train", vocab_size, source=source, per_class=3)
+    np.testing.assert_array_equal(reviews.ids, ids)
+    np.testing.assert_array_equal(reviews.offsets, offsets)
+    np.testing.assert_array_equal(reviews.labels, tokens.labels)
+    assert reviews.ids.dtype == np.int32
