@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -205,53 +206,79 @@ def table_rows(config: FastTextConfig, vocab_size: int) -> int:
     return num_ids(_positive(vocab_size, "vocab_size"), buckets)
 
 
-def naive_bayes_weights(
-    ids: np.ndarray, offsets: np.ndarray, labels: np.ndarray, rows: int, *, alpha: float = 1.0
-) -> np.ndarray:
-    """|naive Bayes log-count ratio| of every id, from the reviews it occurs in.
+def presence_counts(reviews: NgramReviews, rows: int) -> np.ndarray:
+    """How many positive (row 0) and negative (row 1) reviews hold each id.
 
-    ``r = log((p / |p|_1) / (q / |q|_1))`` with ``p = alpha +`` the number of positive
-    reviews holding the id and ``q`` the same over negative ones
-    (:func:`embedtut.nbsvm.log_count_ratio`, Wang & Manning 2012); ids that no review
-    holds get 0. The sign is dropped: the table row learns it, the weight only says how
-    much the id's n-gram, by itself, tells the classes apart.
+    Each review counts once per id, however often the id occurs in it (presence, as
+    NBSVM's binarised features). Counts of several sets of reviews add up.
 
     Args:
-        ids, offsets: the reviews' ids as :func:`embedtut.ngrams.ngram_ids` returns them.
-        labels: 0/1 per review; both classes must occur.
+        reviews: ids, offsets and 0/1 labels (:class:`NgramReviews`).
         rows: the table's rows (:func:`table_rows`); every id must be below it.
-        alpha: naive Bayes smoothing, a positive number.
 
     Returns:
-        ``float32`` weights, one per row.
+        ``int32`` counts, shape ``(2, rows)``.
     """
-    from embedtut.nbsvm import log_count_ratio
-
-    ids = np.asarray(ids)
-    offsets = np.asarray(offsets)
-    labels = np.asarray(labels)
+    ids, offsets, labels = (np.asarray(a) for a in reviews)
     rows = _positive(int(rows), "rows")
     if ids.size and (ids.min() < 0 or ids.max() >= rows):
         raise ValueError(f"ids must lie in [0, {rows}), found {ids.min()}..{ids.max()}")
     if offsets.ndim != 1 or offsets[0] != 0 or offsets[-1] != len(ids):
         raise ValueError("offsets must run from 0 to len(ids), one more entry than reviews")
-    if labels.shape != (len(offsets) - 1,):
-        raise ValueError(f"labels must hold one entry per review, not shape {labels.shape}")
-    if not (np.isin(labels, (0, 1)).all() and (labels == 0).any() and (labels == 1).any()):
-        raise ValueError("labels must be 0 or 1, and both classes must occur")
-    review = np.repeat(np.arange(len(labels)), np.diff(offsets))
-    step = np.diff(ids)
-    if not np.all((step > 0) | (review[1:] != review[:-1])):
-        # not sorted and distinct within each review: keep each (review, id) once
-        key = np.unique(review.astype(np.int64) * rows + ids)
-        review, ids = np.divmod(key, rows)
-    del step
-    # presence counts per class, as two rows of a matrix: the ratio of W&M's equations
-    positive = labels[review] == 1
-    counts = np.stack(
-        [np.bincount(ids[positive], minlength=rows), np.bincount(ids[~positive], minlength=rows)]
-    )
-    return np.abs(log_count_ratio(counts, np.array([1, 0]), alpha=alpha)).astype(np.float32)
+    if labels.shape != (len(offsets) - 1,) or not np.isin(labels, (0, 1)).all():
+        raise ValueError(f"labels must be 0 or 1, one per review (got shape {labels.shape})")
+    lengths = np.diff(offsets)
+    distinct = ids[1:] > ids[:-1]  # sorted and distinct within each review?
+    starts = offsets[1:-1][(offsets[1:-1] > 0) & (offsets[1:-1] < len(ids))]
+    distinct[starts - 1] = True  # a review's first id starts afresh
+    if not distinct.all():  # keep each (review, id) once
+        key = np.unique(np.repeat(np.arange(len(labels), dtype=np.int64), lengths) * rows + ids)
+        ids = key % rows
+        lengths = np.bincount(key // rows, minlength=len(labels))
+        offsets = np.concatenate(([0], np.cumsum(lengths)))
+        del key
+    del distinct
+    counts = np.zeros((2, rows), dtype=np.int32)
+    # a few thousand reviews at a time, so that no copy of all the ids is made
+    for first in range(0, len(labels), _CHUNK):
+        last = min(first + _CHUNK, len(labels))
+        part = ids[offsets[first] : offsets[last]]
+        positive = np.repeat(labels[first:last] == 1, lengths[first:last])
+        counts[0] += np.bincount(part[positive], minlength=rows).astype(np.int32)
+        counts[1] += np.bincount(part[~positive], minlength=rows).astype(np.int32)
+    return counts
+
+
+def naive_bayes_weights(counts: np.ndarray, *, alpha: float = 1.0) -> np.ndarray:
+    """|naive Bayes log-count ratio| of every id, from its :func:`presence_counts`.
+
+    ``r = log((p / |p|_1) / (q / |q|_1))`` with ``p = alpha +`` the number of positive
+    reviews holding the id and ``q`` the same over negative ones (the formula of
+    :func:`embedtut.nbsvm.log_count_ratio`, Wang & Manning 2012, computed here on the ids
+    that occur only: a sparse copy of millions of rows would cost more memory than the
+    model); ids that no review holds get 0. The sign is dropped: the table row learns
+    it, the weight only says how much the id's n-gram, by itself, tells the classes apart.
+
+    Args:
+        counts: ``(2, rows)`` positive and negative review counts; both rows non-zero.
+        alpha: naive Bayes smoothing, a positive number.
+
+    Returns:
+        ``float32`` weights, one per row.
+    """
+    counts = np.asarray(counts)
+    if counts.ndim != 2 or counts.shape[0] != 2 or counts.min(initial=0) < 0:
+        raise ValueError(f"counts must be (2, rows) non-negative counts, not {counts.shape}")
+    if not (counts[0].any() and counts[1].any()):
+        raise ValueError("counts must come from reviews of both classes, 0 and 1")
+    if isinstance(alpha, bool) or not alpha > 0:
+        raise ValueError(f"alpha must be a positive number, not {alpha!r}")
+    seen = counts.any(axis=0)
+    p = alpha + counts[0, seen]
+    q = alpha + counts[1, seen]
+    weights = np.zeros(counts.shape[1], dtype=np.float32)
+    weights[seen] = np.abs(np.log(p / p.sum()) - np.log(q / q.sum()))
+    return weights
 
 
 def build_fasttext(
@@ -328,22 +355,24 @@ class NgramReviews(NamedTuple):
         )
 
 
-def ngram_reviews(
+def ngram_chunks(
     config: FastTextConfig, split: str, vocab_size: int, *, source=None, per_class=None
-) -> NgramReviews:
-    """The ``split``'s reviews (:func:`embedtut.sequences.tokenized`, whole reviews, the full
-    vocabulary) as the n-gram ids ``config`` asks for (:func:`embedtut.ngrams.ngram_ids`)."""
+) -> Iterator[NgramReviews]:
+    """:func:`ngram_reviews`, a few thousand reviews at a time, in order.
+
+    Each chunk is hashed only when asked for, so a pass over a split never holds all of
+    its ids (and the hashing's ``int64`` temporaries stay small).
+    """
     from embedtut.ngrams import ngram_ids
     from embedtut.sequences import tokenized
 
     kw = {"source": source} if per_class is None else {"source": source, "per_class": per_class}
     tokens = tokenized(split, **kw)
-    ids, offsets = [], [np.zeros(1, dtype=np.int64)]
-    # a few thousand reviews at a time: the hashing's int64 temporaries stay small
-    for first in range(0, len(tokens.labels), _CHUNK):
-        last = min(first + _CHUNK, len(tokens.labels))
+    labels = np.asarray(tokens.labels, dtype=np.int64)
+    for first in range(0, len(labels), _CHUNK):
+        last = min(first + _CHUNK, len(labels))
         start, stop = tokens.offsets[first], tokens.offsets[last]
-        part, part_offsets = ngram_ids(
+        ids, offsets = ngram_ids(
             tokens.ranks[start:stop],
             tokens.offsets[first : last + 1] - start,
             vocab_size=vocab_size,
@@ -351,11 +380,28 @@ def ngram_reviews(
             ngram=config.ngram,
             binary=config.binary,
         )
-        ids.append(part.astype(np.int32))  # ids < table_rows(config, vocab_size) < 2**31
-        offsets.append(part_offsets[1:] + offsets[-1][-1])
-    return NgramReviews(
-        np.concatenate(ids), np.concatenate(offsets), np.asarray(tokens.labels, dtype=np.int64)
-    )
+        # ids < table_rows(config, vocab_size) < 2**31
+        yield NgramReviews(ids.astype(np.int32), offsets, labels[first:last])
+
+
+def _concat(chunks: Iterable[NgramReviews]) -> NgramReviews:
+    ids, offsets, labels = [], [np.zeros(1, dtype=np.int64)], []
+    for chunk in chunks:
+        ids.append(chunk.ids)
+        offsets.append(chunk.offsets[1:] + offsets[-1][-1])
+        labels.append(chunk.labels)
+    if not labels:
+        return NgramReviews(np.zeros(0, np.int32), offsets[0], np.zeros(0, np.int64))
+    return NgramReviews(np.concatenate(ids), np.concatenate(offsets), np.concatenate(labels))
+
+
+def ngram_reviews(
+    config: FastTextConfig, split: str, vocab_size: int, *, source=None, per_class=None
+) -> NgramReviews:
+    """The ``split``'s reviews (:func:`embedtut.sequences.tokenized`, whole reviews, the full
+    vocabulary) as the n-gram ids ``config`` asks for (:func:`embedtut.ngrams.ngram_ids`),
+    ``int32``."""
+    return _concat(ngram_chunks(config, split, vocab_size, source=source, per_class=per_class))
 
 
 @dataclass(frozen=True)
@@ -379,15 +425,29 @@ def _batches(reviews: NgramReviews, batch_size: int, shuffle_seed: int | None = 
     )
 
 
-def pseudo_label(model: keras.Model, unlabelled: NgramReviews, margin: float) -> NgramReviews:
-    """The reviews ``model`` scores outside ``0.5 ± margin``, labelled with its verdicts."""
-    if not 0 <= margin < 0.5:
+def pseudo_label(
+    model: keras.Model,
+    unlabelled: NgramReviews | Iterable[NgramReviews],
+    margin: float,
+) -> NgramReviews:
+    """The reviews ``model`` scores outside ``0.5 ± margin``, labelled with its verdicts.
+
+    ``unlabelled`` may come in chunks (:func:`ngram_chunks`): each is scored and dropped
+    before the next, so only the kept reviews stay in memory.
+    """
+    if isinstance(margin, bool) or not 0 <= margin < 0.5:
         raise ValueError(f"margin must be in [0, 0.5), not {margin!r}")
-    scored = _batches(unlabelled._replace(labels=np.zeros(len(unlabelled.labels))), 1000)
-    p = model.predict(scored, verbose=0).ravel()
-    keep = np.flatnonzero(np.abs(p - 0.5) > margin)
-    chosen = unlabelled.take(keep)
-    return chosen._replace(labels=(p[keep] > 0.5).astype(np.int64))
+    if isinstance(unlabelled, NgramReviews):
+        unlabelled = [unlabelled]
+
+    def kept():
+        for chunk in unlabelled:
+            scored = _batches(chunk._replace(labels=np.zeros(len(chunk.labels))), 1000)
+            p = model.predict(scored, verbose=0).ravel()
+            keep = np.flatnonzero(np.abs(p - 0.5) > margin)
+            yield chunk.take(keep)._replace(labels=(p[keep] > 0.5).astype(np.int64))
+
+    return _concat(kept())
 
 
 def fit_fasttext(
@@ -397,7 +457,7 @@ def fit_fasttext(
     *,
     seed: int,
     validation: NgramReviews | None = None,
-    unlabelled: NgramReviews | None = None,
+    unlabelled: NgramReviews | Iterable[NgramReviews] | None = None,
 ) -> FitResult:
     """Build ``config``'s model, fit it on ``train`` for ``config.epochs`` epochs.
 
@@ -411,8 +471,9 @@ def fit_fasttext(
     labelling of the unlabelled reviews.
     """
     import dataclasses
+    import gc
 
-    seconds, pseudo = 0.0, 0
+    seconds, pseudo, pseudo_labelled = 0.0, 0, None
     if config.pseudo_label_margin is not None:
         if unlabelled is None:
             raise ValueError("config.pseudo_label_margin is set: pass the unlabelled reviews")
@@ -421,14 +482,21 @@ def fit_fasttext(
         )
         teacher = fit_fasttext(teacher_config, train, vocab_size, seed=seed)
         start = time.perf_counter()
-        extra = pseudo_label(teacher.model, unlabelled, config.pseudo_label_margin)
+        pseudo_labelled = pseudo_label(teacher.model, unlabelled, config.pseudo_label_margin)
         seconds += teacher.seconds + time.perf_counter() - start
         del teacher
-        train, pseudo = train.concat(extra), len(extra.labels)
+        gc.collect()  # the teacher's table and optimizer state go before the model is built
     weights = None
     if config.nb_weights:
         rows = table_rows(config, vocab_size)
-        weights = naive_bayes_weights(train.ids, train.offsets, train.labels, rows)
+        counts = presence_counts(train, rows)
+        if pseudo_labelled is not None:
+            counts += presence_counts(pseudo_labelled, rows)
+        weights = naive_bayes_weights(counts)
+        del counts
+    if pseudo_labelled is not None:
+        train, pseudo = train.concat(pseudo_labelled), len(pseudo_labelled.labels)
+        del pseudo_labelled
     keras.utils.set_random_seed(seed)
     model = build_fasttext(config, vocab_size, id_weights=weights)
     batches = _batches(train, config.batch_size, shuffle_seed=seed)
@@ -479,7 +547,7 @@ def train_fasttext(
     train = ngram_reviews(config, "train", vocab_size, **kw)
     unlabelled = None
     if config.pseudo_label_margin is not None:
-        unlabelled = ngram_reviews(config, "unsup", vocab_size, **kw)
+        unlabelled = ngram_chunks(config, "unsup", vocab_size, **kw)  # hashed as labelled
     fit = fit_fasttext(config, train, vocab_size, seed=seed, unlabelled=unlabelled)
     del train, unlabelled
     test = ngram_reviews(config, "test", vocab_size, **kw)

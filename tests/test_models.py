@@ -152,26 +152,44 @@ def test_a_unigram_table_has_no_bucket_rows():
         table_rows(UNIGRAMS, 0)
 
 
-def test_naive_bayes_weights_match_the_nbsvm_ratio():
-    from embedtut.models import naive_bayes_weights
+def test_naive_bayes_weights_match_the_nbsvm_ratio(monkeypatch):
+    import embedtut.models as models
+    from embedtut.models import NgramReviews, naive_bayes_weights, presence_counts
     from embedtut.nbsvm import log_count_ratio
 
     # three reviews over ids 1..4 (row 0 and 5 unused); id 2 twice in the first review
-    ids = np.array([1, 2, 2, 3, 2, 4, 1])
-    offsets = np.array([0, 4, 6, 7])
-    labels = np.array([1, 0, 1])
-    w = naive_bayes_weights(ids, offsets, labels, 6)
+    reviews = NgramReviews(
+        np.array([1, 2, 2, 3, 2, 4, 1]), np.array([0, 4, 6, 7]), np.array([1, 0, 1])
+    )
+    counts = presence_counts(reviews, 6)
+    np.testing.assert_array_equal(counts, [[0, 2, 1, 1, 0, 0], [0, 0, 1, 0, 1, 0]])
+    assert counts.dtype == np.int32
+    w = naive_bayes_weights(counts)
     x = np.array([[0, 1, 1, 1, 0, 0], [0, 0, 1, 0, 1, 0], [0, 1, 0, 0, 0, 0]])  # presence
-    np.testing.assert_allclose(w, np.abs(log_count_ratio(x, labels)), rtol=1e-6)
+    np.testing.assert_allclose(w, np.abs(log_count_ratio(x, reviews.labels)), rtol=1e-6)
     assert w.dtype == np.float32 and w[0] == 0 and w[5] == 0  # unused ids weigh nothing
+    # the same reviews, each id once and sorted (as ngram_ids(binary=True) gives them),
+    # an empty review first and one at the end, split in two sets whose counts add up
+    same = NgramReviews(
+        np.array([1, 2, 3, 2, 4, 1]), np.array([0, 0, 3, 5, 6, 6]), np.array([0, 1, 0, 1, 1])
+    )
+    parts = presence_counts(same.take([0, 1]), 6) + presence_counts(same.take([2, 3, 4]), 6)
+    np.testing.assert_array_equal(parts, counts)
+    # one review per chunk of the counting loop, after a deduplication: the same counts
+    monkeypatch.setattr(models, "_CHUNK", 1)
+    np.testing.assert_array_equal(presence_counts(reviews, 6), counts)
     # id 1 is in two positive reviews, id 3 in one: id 1 tells the classes apart better
     assert w[1] > w[3] > 0
     with pytest.raises(ValueError, match="ids must lie"):
-        naive_bayes_weights(ids, offsets, labels, 4)
+        presence_counts(reviews, 4)
     with pytest.raises(ValueError, match="offsets"):
-        naive_bayes_weights(ids, offsets[:-1], labels[:-1], 6)
+        presence_counts(reviews._replace(offsets=np.array([0, 4, 6])), 6)
+    with pytest.raises(ValueError, match="labels"):
+        presence_counts(reviews._replace(labels=np.array([1, 2, 0])), 6)
     with pytest.raises(ValueError, match="both classes"):
-        naive_bayes_weights(ids, offsets, np.ones(3, int), 6)
+        naive_bayes_weights(presence_counts(reviews._replace(labels=np.ones(3, int)), 6))
+    with pytest.raises(ValueError, match="alpha"):
+        naive_bayes_weights(counts, alpha=0)
 
 
 def test_build_fasttext_wants_weights_exactly_when_configured():
@@ -248,6 +266,10 @@ def test_pseudo_label_keeps_confident_reviews_with_the_models_labels():
     chosen = pseudo_label(model, reviews, 0.4)  # p = 0.98, 0.02, 0.52, 0.5
     np.testing.assert_array_equal(chosen.ids, [1, 2])
     np.testing.assert_array_equal(chosen.labels, [1, 0])
+    # in chunks (as ngram_chunks gives them): the same reviews, the same labels
+    chunked = pseudo_label(model, iter([reviews.take([0, 1]), reviews.take([2, 3])]), 0.4)
+    for a, b in zip(chunked, chosen, strict=True):
+        np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="margin"):
         pseudo_label(model, reviews, 0.5)
 
