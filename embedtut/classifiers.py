@@ -13,6 +13,9 @@ exactly what chapters 4 and 5 need to compare embedding layers with each other.
   that takes strings) into a compiled binary classifier.
 * :func:`pooled_classifier` is the common case: a fresh ``keras.layers.Embedding`` of
   ``input_dim`` rows, id 0 reserved for padding.
+* :func:`rank_batches` (and :func:`string_batches`) batch a padded rank matrix so that
+  models fed ids, bucket ids or strings all read the same batches in the same order;
+  :func:`fit_and_evaluate` trains and scores one model, seeded.
 """
 
 from __future__ import annotations
@@ -135,28 +138,31 @@ def pooled_classifier(
     )
 
 
-def string_batches(
+def rank_batches(
     ranks,
     labels,
-    words,
     *,
-    batch_size: int = 512,
+    lookup=None,
+    batch_size: int = 1024,
     shuffle_seed: int | None = None,
 ):
-    """A ``tf.data.Dataset`` of ``(token strings, labels)`` batches from a rank matrix.
+    """A ``tf.data.Dataset`` of ``(inputs, labels)`` batches from a padded rank matrix.
 
-    String-input layers (:mod:`embedtut.hashing`, :mod:`embedtut.subwords`) need words, not
-    ids. Keeping the data as integer ranks and looking the strings up batch by batch
-    (``tf.gather`` on the vocabulary) is much lighter than one big string array.
+    Every model of a comparison can read the *same* batches in the *same* order: the
+    reviews are shuffled (``shuffle_seed``) and batched as integer ranks first, and only
+    then is each batch mapped through ``lookup`` (``tf.gather``), so two datasets built
+    from the same ranks, labels, batch size and seed differ only in what a rank becomes.
 
     Args:
-        ranks: ``(n, steps)`` integers; 0 is padding (becomes ``""``), ``r`` is
-            ``words[r - 1]``, e.g. ``load_imdb(index_from=0, start_char=None,
-            oov_char=None, maxlen=...)``.
+        ranks: ``(n, steps)`` integers in ``[0, len(lookup))``; 0 is padding.
         labels: ``n`` labels.
-        words: the vocabulary by rank (e.g. :func:`embedtut.sequences.vocabulary`).
+        lookup: what rank ``r`` becomes, ``lookup[r]``: a 1-D array of strings (the words,
+            with ``""`` at 0) or of integers (e.g. bucket ids, with 0 at 0). ``None``
+            keeps the ranks.
         batch_size: reviews per batch.
-        shuffle_seed: shuffle the reviews every epoch with this seed (``None``: keep order).
+        shuffle_seed: shuffle the reviews every epoch with this seed (``None``: keep
+            order). The order of each epoch is fixed by the seed (and TensorFlow's global
+            seed, which :func:`fit_and_evaluate` sets).
     """
     import numpy as np
     import tensorflow as tf
@@ -166,14 +172,64 @@ def string_batches(
         raise ValueError(f"ranks must be a 2-D integer array, got {ranks.dtype} {ranks.shape}")
     if len(labels) != len(ranks):
         raise ValueError(f"got {len(ranks)} rows of ranks but {len(labels)} labels")
-    if ranks.size and (ranks.min() < 0 or ranks.max() > len(words)):
-        raise ValueError(f"ranks must lie in [0, {len(words)}] (0 = padding, r = words[r - 1])")
-    table = tf.constant([b""] + [str(w).encode("utf-8") for w in words], dtype=tf.string)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
+    table = None
+    if lookup is not None:
+        lookup = np.asarray(lookup)
+        if lookup.ndim != 1:
+            raise ValueError(f"lookup must be 1-D, got shape {lookup.shape}")
+        if lookup.dtype.kind in "OUS":
+            table = tf.constant([str(w).encode("utf-8") for w in lookup], dtype=tf.string)
+        else:
+            table = tf.constant(lookup)
+        if ranks.size and (ranks.min() < 0 or ranks.max() >= len(lookup)):
+            raise ValueError(f"ranks must lie in [0, {len(lookup)}): lookup has that many rows")
     data = tf.data.Dataset.from_tensor_slices((ranks, np.asarray(labels)))
     if shuffle_seed is not None:
         data = data.shuffle(len(ranks), seed=shuffle_seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size).map(lambda x, y: (tf.gather(table, x), y))
+    data = data.batch(batch_size)
+    if table is not None:
+        data = data.map(lambda x, y: (tf.gather(table, x), y))
     return data.prefetch(tf.data.AUTOTUNE)
+
+
+def string_batches(
+    ranks,
+    labels,
+    words,
+    *,
+    batch_size: int = 1024,
+    shuffle_seed: int | None = None,
+):
+    """A ``tf.data.Dataset`` of ``(token strings, labels)`` batches from a rank matrix.
+
+    String-input layers (:mod:`embedtut.hashing`, :mod:`embedtut.subwords`) need words, not
+    ids. Keeping the data as integer ranks and looking the strings up batch by batch
+    (``tf.gather`` on the vocabulary) is much lighter than one big string array. This is
+    :func:`rank_batches` with ``lookup = [""] + words``, so its batches are those of any
+    other :func:`rank_batches` dataset with the same ranks, batch size and seed.
+
+    Args:
+        ranks: ``(n, steps)`` integers; 0 is padding (becomes ``""``), ``r`` is
+            ``words[r - 1]``, e.g. ``load_imdb(index_from=0, start_char=None,
+            oov_char=None, maxlen=...)``.
+        labels: ``n`` labels.
+        words: the vocabulary by rank (e.g. :func:`embedtut.sequences.vocabulary`).
+        batch_size: reviews per batch (1,024, the batch size of :func:`fit_and_evaluate`
+            on arrays).
+        shuffle_seed: shuffle the reviews every epoch with this seed (``None``: keep order).
+    """
+    import numpy as np
+
+    lookup = np.asarray([""] + [str(w) for w in words], dtype=object)
+    ranks = np.asarray(ranks)
+    if ranks.size and np.issubdtype(ranks.dtype, np.integer):
+        if ranks.min() < 0 or ranks.max() > len(words):
+            raise ValueError(f"ranks must lie in [0, {len(words)}] (0 = padding, r = words[r - 1])")
+    return rank_batches(
+        ranks, labels, lookup=lookup, batch_size=batch_size, shuffle_seed=shuffle_seed
+    )
 
 
 def fit_and_evaluate(
@@ -188,10 +244,12 @@ def fit_and_evaluate(
     """Seed, train ``model`` on ``train``, evaluate on ``test``; report accuracy and time.
 
     ``train`` and ``test`` are ``(x, y)`` pairs of arrays or ``tf.data`` datasets (from
-    :func:`string_batches`). ``model`` may be a model or a zero-argument function that
-    builds one; the function is called after seeding (``keras.utils.set_random_seed``), so
-    the initial weights, the shuffling and therefore the result do not depend on what ran
-    before. ``seconds`` is wall time for training: machine-dependent.
+    :func:`rank_batches` or :func:`string_batches`), or zero-argument functions that
+    return one. ``model`` may be a model or a zero-argument function that builds one.
+    Functions are called after seeding (``keras.utils.set_random_seed``), so the initial
+    weights, a dataset's shuffle order (which also depends on TensorFlow's global seed)
+    and therefore the result do not depend on what ran before. ``seconds`` is wall time
+    for training: machine-dependent.
 
     Returns:
         ``(model, metrics)``: the trained model and ``{"accuracy": test accuracy,
@@ -202,6 +260,10 @@ def fit_and_evaluate(
     keras.utils.set_random_seed(seed)
     if not isinstance(model, keras.Model):
         model = model()
+    if callable(train) and not isinstance(train, tuple):
+        train = train()
+    if callable(test) and not isinstance(test, tuple):
+        test = test()
     # a dataset shuffles itself (string_batches(shuffle_seed=...)); arrays are shuffled by fit
     fit_kw = {"shuffle": False} if not isinstance(train, tuple) else {"batch_size": batch_size}
     args = (train,) if not isinstance(train, tuple) else train

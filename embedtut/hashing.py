@@ -9,6 +9,8 @@
   quantities for real bucket ids, and :func:`colliding_pairs` lists who collides.
 * :class:`HashedEmbedding` is the one-hash layer: strings -> ``Hashing`` ->
   ``Embedding``, with ``""`` as padding.
+* :func:`gather_rows` reads rows of a weight with a gather on the variable itself, as
+  :class:`MultiHashEmbedding` and :class:`embedtut.subwords.SubwordEmbedding` do.
 * :class:`MultiHashEmbedding` is a hash embedding (Svenstrup et al. 2017): each
   word picks ``num_hashes`` rows of one shared table with independently salted hashes
   and adds them up, weighted by ``num_hashes`` importance weights that the word reads
@@ -34,6 +36,28 @@ def _check_buckets(num_buckets, name: str = "num_buckets") -> int:
     if num_buckets < 1:
         raise ValueError(f"{name} must be a positive integer, not {num_buckets!r}")
     return int(num_buckets)
+
+
+def gather_rows(table, ids):
+    """Rows ``ids`` of a Keras weight, gathered from the variable itself.
+
+    On the TensorFlow backend ``tf.gather`` on the variable (``table.value``) is one
+    ``ResourceGather`` op that reads only the requested rows, and its gradient is an
+    ``IndexedSlices`` of those rows. ``ops.take(table, ids)`` and
+    ``tf.gather(ops.convert_to_tensor(table), ids)`` first read the *whole* table
+    (``ReadVariableOp``) and gather from that copy (chapter 3 measures what that costs
+    under sparse updates).
+
+    Args:
+        table: a ``keras.Variable`` (or any tensor, gathered as is).
+        ids: integer row ids, any shape.
+
+    Returns:
+        A tensor of shape ``ids.shape + table.shape[1:]``.
+    """
+    import tensorflow as tf
+
+    return tf.gather(getattr(table, "value", table), ids)
 
 
 def hash_buckets(words, num_buckets: int, *, salt: int | Sequence[int] | None = None) -> np.ndarray:
@@ -181,6 +205,9 @@ class HashedEmbedding(StringEmbedding):
 
     ``""`` is padding: it gets row 0 and is masked; every other string lands in one of
     ``num_buckets`` rows ``1..num_buckets``. The table has ``num_buckets + 1`` rows.
+    Unlike the other layers of this module, the padding *vector* is not zero: it is
+    row 0 of the table, as in ``keras.layers.Embedding(mask_zero=True)``. Layers that
+    honour the mask (:class:`embedtut.classifiers.MaskedAveragePooling1D`) ignore it.
 
     Args:
         num_buckets: ``B``, the number of buckets for words.
@@ -253,7 +280,8 @@ class MultiHashEmbedding(StringEmbedding):
         output_dim: vector size.
         num_hashes: ``k``, components per word.
         num_weight_buckets: rows of the importance-weight table (defaults to
-            ``num_buckets``).
+            ``num_buckets``). Svenstrup et al. make it much larger than the component
+            table (a row costs only ``k`` numbers); the default does not.
         embeddings_initializer: for the component table.
     """
 
@@ -291,8 +319,8 @@ class MultiHashEmbedding(StringEmbedding):
             initializer=self.embeddings_initializer,
             name="embeddings",
         )
-        # Svenstrup et al. start the importance weights near 1/k-ish small values; a
-        # normal around 1/k keeps the initial vectors on the scale of one row.
+        # Our choice, not the paper's: importance weights drawn from N(1/k, 0.05^2), so
+        # that a word's initial vector is about the mean of its k rows.
         self.importance = self.add_weight(
             shape=(self.num_weight_buckets, self.num_hashes),
             initializer=keras.initializers.RandomNormal(1.0 / self.num_hashes, 0.05),
@@ -307,8 +335,8 @@ class MultiHashEmbedding(StringEmbedding):
 
     def embed_unique(self, strings):
         components, weight_row = self.bucket_ids(strings)
-        vectors = ops.take(self.embeddings, components, axis=0)  # (u, k, d)
-        weights = ops.take(self.importance, weight_row, axis=0)  # (u, k)
+        vectors = gather_rows(self.embeddings, components)  # (u, k, d)
+        weights = gather_rows(self.importance, weight_row)  # (u, k)
         return ops.sum(vectors * ops.expand_dims(weights, -1), axis=-2)
 
     def get_config(self):

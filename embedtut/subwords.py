@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from embedtut.hashing import PAD, StringEmbedding, _check_buckets
+from embedtut.hashing import PAD, StringEmbedding, _check_buckets, gather_rows
 
 
 def char_ngrams(word: str, min_n: int = 3, max_n: int = 6) -> list[str]:
@@ -48,7 +48,10 @@ class SubwordEmbedding(StringEmbedding):
     For a word ``w`` with n-grams ``G(w)`` (widths ``min_n..max_n`` of ``<w>``) the vector
     is the mean of ``N[hash(g)]`` over ``g`` in ``G(w)``, and of ``W[w]`` too when ``w``
     is in ``vocabulary``. ``N`` has ``num_buckets`` rows; ``W`` one row per vocabulary
-    word. ``""`` is padding: masked, vector zero.
+    word plus row 0, the out-of-vocabulary row, which is never read. ``""`` is padding:
+    masked, vector zero. This is fastText's *mean* of the rows (its code averages);
+    Bojanowski et al. (2017) write the word vector as their *sum*. Both tables are read
+    with :func:`embedtut.hashing.gather_rows` (a gather on the variable, not on a copy).
 
     Each call computes the vectors of the *distinct* strings of the batch only
     (``tf.unique``) and gathers them back, so a batch costs work proportional to its
@@ -130,7 +133,7 @@ class SubwordEmbedding(StringEmbedding):
         import tensorflow as tf
 
         grams = self.ngram_ids(strings)
-        rows = tf.gather(ops.convert_to_tensor(self.ngram_embeddings), grams.flat_values)
+        rows = gather_rows(self.ngram_embeddings, grams.flat_values)
         total = tf.math.unsorted_segment_sum(
             rows, grams.value_rowids(), num_segments=tf.shape(strings)[0]
         )
@@ -138,7 +141,7 @@ class SubwordEmbedding(StringEmbedding):
         if self.vocabulary is not None:
             ids = self.lookup(strings)
             known = tf.cast(ids > 0, total.dtype)
-            total += tf.gather(ops.convert_to_tensor(self.word_embeddings), ids) * known[:, None]
+            total += gather_rows(self.word_embeddings, ids) * known[:, None]
             count += known
         return total / tf.maximum(count, 1.0)[:, None]
 

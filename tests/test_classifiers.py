@@ -82,3 +82,63 @@ def test_fit_and_evaluate_is_reproducible():
     assert results[0][1]["accuracy"] == results[1][1]["accuracy"]
     assert set(results[0][1]) == {"accuracy", "train_accuracy", "seconds"}
     assert isinstance(results[0][0], keras.Model)
+
+
+def test_rank_batches_gives_every_lookup_the_same_batches():
+    import keras
+
+    from embedtut.classifiers import rank_batches, string_batches
+
+    rng = np.random.default_rng(0)
+    ranks = rng.integers(0, 6, size=(50, 4)).astype("int32")
+    labels = rng.integers(0, 2, size=50)
+    words = ["a", "b", "c", "d", "e"]
+    buckets = np.array([0, 3, 1, 2, 3, 1])
+
+    def epochs(data, n=2):
+        return [[tuple(np.asarray(t) for t in b) for b in data] for _ in range(n)]
+
+    keras.utils.set_random_seed(3)
+    plain = epochs(rank_batches(ranks, labels, batch_size=16, shuffle_seed=1))
+    keras.utils.set_random_seed(3)
+    hashed = epochs(rank_batches(ranks, labels, lookup=buckets, batch_size=16, shuffle_seed=1))
+    keras.utils.set_random_seed(3)
+    strings = epochs(string_batches(ranks, labels, words, batch_size=16, shuffle_seed=1))
+    table = np.array(["", *words])
+    assert [len(b[1]) for b in plain[0]] == [16, 16, 16, 2]
+    assert not np.array_equal(plain[0][0][1], plain[1][0][1])  # reshuffled each epoch
+    for p, h, s in zip(sum(plain, []), sum(hashed, []), sum(strings, []), strict=True):
+        np.testing.assert_array_equal(h[0], buckets[p[0]])
+        np.testing.assert_array_equal(s[0].astype(str), table[p[0]])
+        np.testing.assert_array_equal(p[1], h[1])
+        np.testing.assert_array_equal(p[1], s[1])
+
+
+def test_rank_batches_refuses_bad_input():
+    from embedtut.classifiers import rank_batches
+
+    with pytest.raises(ValueError):
+        rank_batches(np.array([[0, 3]]), [1], lookup=np.array([0, 1, 2]))
+    with pytest.raises(ValueError):
+        rank_batches(np.array([0, 1]), [1, 0])
+    with pytest.raises(ValueError):
+        rank_batches(np.array([[0, 1]]), [1], batch_size=0)
+
+
+def test_fit_and_evaluate_takes_dataset_factories():
+    from embedtut.classifiers import fit_and_evaluate, rank_batches
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 10, size=(64, 5)).astype("int32")
+    y = (x[:, 0] > 5).astype("int32")
+    runs = [
+        fit_and_evaluate(
+            lambda: pooled_classifier(10, 4),
+            lambda: rank_batches(x, y, batch_size=16, shuffle_seed=2),
+            lambda: rank_batches(x, y, batch_size=16),
+            epochs=2,
+            seed=s,
+        )[1]["accuracy"]
+        for s in (7, 7)
+    ]
+    assert runs[0] == runs[1]

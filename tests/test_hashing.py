@@ -178,3 +178,35 @@ def test_colliding_token_share():
     assert colliding_token_share([0, 1], [4, 4]) == 0.0
     with pytest.raises(ValueError, match="counts"):
         colliding_token_share([0, 1], [1])
+
+
+def test_hashed_embedding_padding_vector_is_row_zero():
+    layer = HashedEmbedding(8, 3)
+    out = np.asarray(layer(np.array([["", "the"]])))
+    table = np.asarray(layer.embedding.embeddings)
+    np.testing.assert_array_equal(out[0, 0], table[0])  # not zero: row 0, masked instead
+    assert np.abs(table[0]).sum() > 0
+
+
+def _table_gathers(layer, table_shapes):
+    from embedtut.lookup import gather_sources
+
+    spec = tf.TensorSpec([None, None], tf.string)
+    sources = gather_sources(lambda s: layer(s), spec)
+    return [row for row in sources if row[2] in table_shapes], sources
+
+
+def test_multi_hash_gathers_from_the_variables_not_a_copy():
+    layer = MultiHashEmbedding(16, 4, num_hashes=2, num_weight_buckets=32)
+    layer.build((None,))
+    copies, sources = _table_gathers(layer, {(16, 4), (32, 2)})
+    assert copies == []  # no GatherV2 fed by a ReadVariableOp of a whole table
+    assert sum(op == "ResourceGather" for op, _, _ in sources) == 2
+
+
+def test_gather_rows_matches_take():
+    from embedtut.hashing import gather_rows
+
+    v = keras.Variable(np.arange(12, dtype="float32").reshape(6, 2))
+    ids = np.array([[5, 0], [2, 2]])
+    np.testing.assert_array_equal(np.asarray(gather_rows(v, ids)), np.asarray(v)[ids])

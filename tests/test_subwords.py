@@ -113,3 +113,14 @@ def test_inject_typos():
         inject_typos(ranks, words, rate=1.5)
     with pytest.raises(ValueError, match="ranks must lie"):
         inject_typos(ranks + 5, words, rate=0.1)
+
+
+def test_embed_unique_gathers_from_the_variables_not_a_copy():
+    from embedtut.lookup import gather_sources
+
+    layer = SubwordEmbedding(64, 4, vocabulary=["a", "bb"])
+    layer.build((None,))
+    sources = gather_sources(lambda s: layer(s), tf.TensorSpec([None, None], tf.string))
+    whole_table_reads = [r for r in sources if r[1] == "ReadVariableOp"]
+    assert whole_table_reads == []  # read-then-gather would copy the whole table
+    assert sum(op == "ResourceGather" for op, _, _ in sources) == 2  # n-gram and word rows
