@@ -53,94 +53,33 @@ FIELDS = [
 
 def candidates():
     """The configurations tried, by name (the search space, in the order they run)."""
+    from dataclasses import replace
+
     from embedtut.models import FastTextConfig
 
-    tri = dict(ngram=3, binary=True, token_dropout=0.3)
+    # words + hashed bi- and trigrams, presence, 30% word dropout, 2**22 x 8, LazyAdam 3e-3
+    plain = FastTextConfig(
+        ngram=3, binary=True, token_dropout=0.3, num_buckets=2**22, output_dim=8,
+        learning_rate=3e-3,
+    )  # fmt: skip
+    nb = replace(plain, nb_weights=True, combiner="sqrtn", epochs=5)  # NB-weighted, sqrt(n)
+    big = {"num_buckets": 2**23, "output_dim": 4}  # as many numbers, twice the rows
+    selfish = {"epochs": 3, "pseudo_label_margin": 0.4, "teacher_epochs": 2}
     return {
         # the previous chapter 5 model: 2**23 buckets x 16, mean, no weights
-        "hashed tri, mean, 2^23x16": FastTextConfig(
-            **tri, num_buckets=2**23, output_dim=16, learning_rate=3e-3, epochs=6
+        "hashed tri, mean, 2^23x16": replace(plain, num_buckets=2**23, output_dim=16, epochs=6),
+        "hashed tri, mean, 2^22x8": replace(plain, epochs=6),
+        "NB-weighted tri, mean, lr 3e-3": replace(nb, combiner="mean", epochs=6),
+        "NB-weighted tri, mean, lr 1e-2": replace(nb, combiner="mean", learning_rate=1e-2),
+        "NB-weighted tri, sqrtn, lr 3e-3": nb,
+        "NB-weighted tri, sqrtn, lr 3e-3, token dropout 0.5": replace(nb, token_dropout=0.5),
+        "NB-weighted tri, sqrtn, 2^23x4": replace(nb, **big),
+        "NB-weighted tri, sqrtn, self-training (margin 0.4)": replace(nb, **selfish),
+        "NB-weighted tri, sqrtn, self-training (margin 0.45)": replace(
+            nb, **{**selfish, "pseudo_label_margin": 0.45}
         ),
-        "hashed tri, mean, 2^22x8": FastTextConfig(
-            **tri, num_buckets=2**22, output_dim=8, learning_rate=3e-3, epochs=6
-        ),
-        "NB-weighted tri, mean, lr 3e-3": FastTextConfig(
-            **tri, num_buckets=2**22, output_dim=8, learning_rate=3e-3, epochs=6, nb_weights=True
-        ),
-        "NB-weighted tri, mean, lr 1e-2": FastTextConfig(
-            **tri, num_buckets=2**22, output_dim=8, learning_rate=1e-2, epochs=5, nb_weights=True
-        ),
-        "NB-weighted tri, sqrtn, lr 3e-3": FastTextConfig(
-            **tri,
-            num_buckets=2**22,
-            output_dim=8,
-            combiner="sqrtn",
-            learning_rate=3e-3,
-            epochs=5,
-            nb_weights=True,
-        ),
-        "NB-weighted tri, sqrtn, lr 3e-3, token dropout 0.5": FastTextConfig(
-            **{**tri, "token_dropout": 0.5},
-            num_buckets=2**22,
-            output_dim=8,
-            combiner="sqrtn",
-            learning_rate=3e-3,
-            epochs=5,
-            nb_weights=True,
-        ),
-        "NB-weighted tri, sqrtn, 2^23x4": FastTextConfig(
-            **tri,
-            num_buckets=2**23,
-            output_dim=4,
-            combiner="sqrtn",
-            learning_rate=3e-3,
-            epochs=5,
-            nb_weights=True,
-        ),
-        "NB-weighted tri, sqrtn, self-training (margin 0.4)": FastTextConfig(
-            **tri,
-            num_buckets=2**22,
-            output_dim=8,
-            combiner="sqrtn",
-            learning_rate=3e-3,
-            epochs=3,
-            nb_weights=True,
-            pseudo_label_margin=0.4,
-            teacher_epochs=2,
-        ),
-        "NB-weighted tri, sqrtn, self-training (margin 0.45)": FastTextConfig(
-            **tri,
-            num_buckets=2**22,
-            output_dim=8,
-            combiner="sqrtn",
-            learning_rate=3e-3,
-            epochs=3,
-            nb_weights=True,
-            pseudo_label_margin=0.45,
-            teacher_epochs=2,
-        ),
-        "NB-weighted tri, sqrtn, 2^23x4, self-training (margin 0.4)": FastTextConfig(
-            **tri,
-            num_buckets=2**23,
-            output_dim=4,
-            combiner="sqrtn",
-            learning_rate=3e-3,
-            epochs=3,
-            nb_weights=True,
-            pseudo_label_margin=0.4,
-            teacher_epochs=2,
-        ),
-        "NB-weighted bi, sqrtn, 2^22x8": FastTextConfig(
-            ngram=2,
-            binary=True,
-            token_dropout=0.3,
-            num_buckets=2**22,
-            output_dim=8,
-            combiner="sqrtn",
-            learning_rate=3e-3,
-            epochs=5,
-            nb_weights=True,
-        ),
+        "NB-weighted tri, sqrtn, 2^23x4, self-training (margin 0.4)": replace(nb, **big, **selfish),
+        "NB-weighted bi, sqrtn, 2^22x8": replace(nb, ngram=2),
     }
 
 

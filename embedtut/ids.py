@@ -175,3 +175,33 @@ def assert_valid_ids(ids, input_dim: int, *, name: str = "ids", allow_negative: 
     )
     with tf.control_dependencies([check]):
         return tf.identity(ids)
+
+
+def check_reviews(ranks, offsets) -> tuple[np.ndarray, np.ndarray]:
+    """Validate reviews given as word ranks and offsets; return them as NumPy arrays.
+
+    ``ranks`` holds the word ranks of all reviews concatenated (1-D integers, ``>= 0``;
+    0 marks a word outside the vocabulary) and ``ranks[offsets[i]:offsets[i + 1]]`` is
+    review ``i``: ``offsets`` are 1-D integers that start at 0, never decrease and end at
+    ``len(ranks)``. Raises :class:`ValueError` naming what is wrong.
+    """
+    ranks = np.asarray(ranks)
+    offsets = np.asarray(offsets)
+    if ranks.ndim != 1 or not np.issubdtype(ranks.dtype, np.integer):
+        raise ValueError(f"ranks must be a 1-D integer array, got {ranks.dtype} {ranks.shape}")
+    if (
+        offsets.ndim != 1
+        or not np.issubdtype(offsets.dtype, np.integer)
+        or len(offsets) < 1
+        or offsets[0] != 0
+        or offsets[-1] != len(ranks)
+    ):
+        raise ValueError(
+            "offsets must be 1-D integers, start at 0 and end at len(ranks) "
+            f"(got {len(offsets)} offsets for {len(ranks)} ranks)"
+        )
+    if np.any(np.diff(offsets) < 0):
+        raise ValueError("offsets must be non-decreasing")
+    if ranks.size and ranks.min() < 0:
+        raise ValueError("ranks must be >= 0 (0 marks a word outside the vocabulary)")
+    return ranks, offsets

@@ -348,11 +348,7 @@ class NgramReviews(NamedTuple):
 
     def concat(self, other: NgramReviews) -> NgramReviews:
         """These reviews followed by ``other``'s."""
-        return NgramReviews(
-            np.concatenate([self.ids, other.ids]),
-            np.concatenate([self.offsets, other.offsets[1:] + self.offsets[-1]]),
-            np.concatenate([self.labels, other.labels]),
-        )
+        return _concat([self, other])
 
 
 def ngram_chunks(

@@ -52,6 +52,8 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
+from embedtut.ids import check_reviews
+
 #: Largest ``ngram`` supported: keys of trigrams of ranks below :data:`RANK_LIMIT` fit in
 #: an ``int64``.
 MAX_NGRAM = 3
@@ -62,25 +64,7 @@ _LOSSES = ("squared_hinge", "logistic")
 
 
 def _check_docs(ranks, offsets) -> tuple[np.ndarray, np.ndarray]:
-    ranks = np.asarray(ranks)
-    offsets = np.asarray(offsets)
-    if ranks.ndim != 1 or not np.issubdtype(ranks.dtype, np.integer):
-        raise ValueError(f"ranks must be a 1-D integer array, got {ranks.dtype} {ranks.shape}")
-    if (
-        offsets.ndim != 1
-        or not np.issubdtype(offsets.dtype, np.integer)
-        or len(offsets) < 1
-        or offsets[0] != 0
-        or offsets[-1] != len(ranks)
-    ):
-        raise ValueError(
-            "offsets must be 1-D integers, start at 0 and end at len(ranks) "
-            f"(got {len(offsets)} offsets for {len(ranks)} ranks)"
-        )
-    if np.any(np.diff(offsets) < 0):
-        raise ValueError("offsets must be non-decreasing")
-    if ranks.size and ranks.min() < 0:
-        raise ValueError("ranks must be >= 0 (0 marks a word outside the vocabulary)")
+    ranks, offsets = check_reviews(ranks, offsets)
     if ranks.size and ranks.max() >= RANK_LIMIT:
         raise ValueError(f"ranks must be below RANK_LIMIT = {RANK_LIMIT:,}, got {ranks.max():,}")
     return ranks.astype(np.int64), offsets.astype(np.int64)

@@ -25,6 +25,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from embedtut.ids import check_reviews
+
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio constant: spreads the first rank
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -84,19 +86,7 @@ def ngram_ids(
         ``[1, vocab_size + num_buckets]``; the table needs ``num_ids(...)`` rows (row 0 is
         never used). N-grams never cross a review boundary.
     """
-    ranks = np.asarray(ranks)
-    offsets = np.asarray(offsets)
-    if ranks.ndim != 1 or not np.issubdtype(ranks.dtype, np.integer):
-        raise ValueError(f"ranks must be a 1-D integer array, got {ranks.dtype} {ranks.shape}")
-    if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(ranks):
-        raise ValueError(
-            "offsets must be 1-D, start at 0 and end at len(ranks) "
-            f"(got {len(offsets)} offsets for {len(ranks)} ranks)"
-        )
-    if np.any(np.diff(offsets) < 0):
-        raise ValueError("offsets must be non-decreasing")
-    if ranks.size and ranks.min() < 0:
-        raise ValueError("ranks must be >= 0 (0 marks a word outside the vocabulary)")
+    ranks, offsets = check_reviews(ranks, offsets)
     if isinstance(ngram, bool) or ngram not in (1, 2, 3):
         raise ValueError(f"ngram must be 1, 2 or 3, not {ngram!r}")
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):

@@ -193,3 +193,30 @@ def test_validating_scratch_embedding_takes_ragged_ids():
     assert isinstance(out, tf.RaggedTensor) and out.shape[-1] == 2
     with pytest.raises(tf.errors.InvalidArgumentError, match="id 5"):
         layer(tf.ragged.constant([[1, 5]]))
+
+
+@pytest.mark.parametrize(
+    "ranks, offsets, match",
+    [
+        (np.array([1.0, 2.0]), np.array([0, 2]), "1-D integer"),
+        (np.array([[1, 2]]), np.array([0, 2]), "1-D integer"),
+        (np.array([1, 2]), np.array([0, 1]), "end at len"),
+        (np.array([1, 2]), np.array([1, 2]), "start at 0"),
+        (np.array([1, 2]), np.array([0.0, 2.0]), "1-D integers"),
+        (np.array([1, 2, 3]), np.array([0, 2, 1, 3]), "non-decreasing"),
+        (np.array([1, -2]), np.array([0, 2]), ">= 0"),
+    ],
+)
+def test_check_reviews_refuses_bad_reviews(ranks, offsets, match):
+    from embedtut.ids import check_reviews
+
+    with pytest.raises(ValueError, match=match):
+        check_reviews(ranks, offsets)
+
+
+def test_check_reviews_passes_good_reviews_through():
+    from embedtut.ids import check_reviews
+
+    ranks, offsets = check_reviews([3, 0, 5], [0, 0, 3])  # an empty review first
+    np.testing.assert_array_equal(ranks, [3, 0, 5])
+    np.testing.assert_array_equal(offsets, [0, 0, 3])
