@@ -11,6 +11,20 @@ import inspect
 import re
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
+
+
+def _line_range(lines: list[str], start: str, stop: str | None, name: str) -> tuple[int, int]:
+    """Index of the first line holding ``start`` and of the first from there holding ``stop``."""
+    hits = [i for i, line in enumerate(lines) if start in line]
+    if not hits:
+        raise LookupError(f"{start!r} not found in {name}: has the library changed?")
+    if stop is None:
+        return hits[0], hits[0]
+    after = [i for i in range(hits[0], len(lines)) if stop in lines[i]]
+    if not after:
+        raise LookupError(f"{stop!r} not found in {name}: has the library changed?")
+    return hits[0], after[0]
 
 
 def excerpt_text(func: Callable, start: str, stop: str | None = None) -> str:
@@ -33,26 +47,18 @@ def excerpt_text(func: Callable, start: str, stop: str | None = None) -> str:
     """
     lines = inspect.getsource(func).splitlines()
     name = func.__qualname__
-    first = [i for i, line in enumerate(lines) if start in line]
-    if not first:
-        raise LookupError(f"{start!r} not found in {name}: has the library changed?")
-    last = first[0]
-    if stop is not None:
-        after = [i for i in range(first[0], len(lines)) if stop in lines[i]]
-        if not after:
-            raise LookupError(f"{stop!r} not found in {name}: has the library changed?")
-        last = after[0]
+    first, last = _line_range(lines, start, stop, name)
     path = inspect.getsourcefile(func) or "?"
     package = func.__module__.split(".")[0]
     path = re.sub(rf".*[/\\]({re.escape(package)}[/\\])", r"\1", path)
-    body = textwrap.dedent("\n".join(lines[first[0] : last + 1]))
+    body = textwrap.dedent("\n".join(lines[first : last + 1]))
     total = len(lines)
 
     def hidden(a: int, b: int) -> str:  # 1-based, inclusive
         span = f"line {a}" if a == b else f"lines {a}-{b}"
         return f"# ... {span} of {total} not shown ...\n"
 
-    before = hidden(1, first[0]) if first[0] > 0 else ""
+    before = hidden(1, first) if first > 0 else ""
     after = "\n" + hidden(last + 2, total).rstrip("\n") if last + 1 < total else ""
     return f"# {path} :: {name}\n{before}{body}{after}"
 
@@ -60,3 +66,38 @@ def excerpt_text(func: Callable, start: str, stop: str | None = None) -> str:
 def excerpt(func: Callable, start: str, stop: str | None = None) -> None:
     """Print :func:`excerpt_text` (what a notebook cell shows)."""
     print(excerpt_text(func, start, stop))
+
+
+def file_excerpt_text(path: str | Path, start: str, stop: str | None = None) -> str:
+    """Lines of a source file *read as text*, selected by content like :func:`excerpt_text`.
+
+    For code that cannot be imported here (a Keras backend whose package is not
+    installed, such as ``keras/src/backend/torch/numpy.py`` without PyTorch): the file is
+    read, never imported.
+
+    Args:
+        path: the file; the header shows it from its top-level package folder on
+            (``keras/src/...``), found as the first folder of the path that holds an
+            ``__init__.py`` with no package above it.
+        start, stop: as in :func:`excerpt_text` (``stop`` searched from ``start`` on).
+
+    Returns:
+        ``# <path> (read as text), lines a-b of n`` and the lines, dedented.
+
+    Raises:
+        LookupError: ``start`` or ``stop`` is not in the file (the library changed).
+    """
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    first, last = _line_range(lines, start, stop, path.name)
+    top = path.parent
+    while (top.parent / "__init__.py").exists():
+        top = top.parent
+    shown = path.relative_to(top.parent).as_posix() if (top / "__init__.py").exists() else path.name
+    body = textwrap.dedent("\n".join(lines[first : last + 1]))
+    return f"# {shown} (read as text), lines {first + 1}-{last + 1} of {len(lines)}\n{body}"
+
+
+def file_excerpt(path: str | Path, start: str, stop: str | None = None) -> None:
+    """Print :func:`file_excerpt_text` (what a notebook cell shows)."""
+    print(file_excerpt_text(path, start, stop))
