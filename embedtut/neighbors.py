@@ -141,7 +141,7 @@ def remove_top_directions(vectors, reference, k: int = 1) -> np.ndarray:
     return centred - (centred @ directions.T) @ directions
 
 
-def neighbour_rank(queries, targets, reference) -> np.ndarray:
+def neighbor_rank(queries, targets, reference) -> np.ndarray:
     """How many ``reference`` rows are closer (cosine) to each query than its target row.
 
     Args:

@@ -10,7 +10,7 @@ from embedtut.neighbors import (
     cosine,
     cosine_neighbors,
     cosine_similarity,
-    neighbour_rank,
+    neighbor_rank,
     remove_top_directions,
     top_directions,
     word_positive_rate,
@@ -74,12 +74,12 @@ def test_similarity_helpers():
     assert abs(abs(directions[0] @ axis) - 1) < 1e-3 and shares[0] > 0.99
     removed = remove_top_directions(ref, ref, 1)
     assert np.abs(removed @ directions[0]).max() < 1e-9 and np.abs(removed @ axis).max() < 0.01
-    ranks = neighbour_rank(ref[:5] * 2, [0, 1, 2, 3, 4], ref)
+    ranks = neighbor_rank(ref[:5] * 2, [0, 1, 2, 3, 4], ref)
     assert (ranks == 0).all()
     with pytest.raises(ValueError, match="same shape"):
         cosine_similarity([1, 0], [1, 0, 0])
     with pytest.raises(ValueError, match="targets"):
-        neighbour_rank(ref[:2], [0], ref)
+        neighbor_rank(ref[:2], [0], ref)
 
 
 def test_axis_neighbors_rank_by_position_along_the_principal_direction():
