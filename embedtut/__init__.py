@@ -16,7 +16,16 @@ Each module is named after a concept of the book:
 * chapter 4, hashing and subwords: :mod:`embedtut.hashing`, :mod:`embedtut.subwords`,
   :mod:`embedtut.classifiers`;
 * chapter 5, IMDB: :mod:`embedtut.models`, :mod:`embedtut.ngrams` (``EmbeddingBag``),
-  :mod:`embedtut.inspection`, :mod:`embedtut.nbsvm` (the classic linear baseline).
+  :mod:`embedtut.inspection`, :mod:`embedtut.nbsvm` (the classic linear baseline);
+* chapter 6, the article's recipes: :mod:`embedtut.recipes` (chapter 5's models with a
+  recipe slotted in), :mod:`embedtut.dropout` (token and row dropout),
+  :mod:`embedtut.selection` (configurations × seeds on validation),
+  :mod:`embedtut.probes` (what a table holds besides the task);
+* chapter 7, static to contextual: :mod:`embedtut.positions` (position tables),
+  :mod:`embedtut.contextual` (a small Transformer encoder and probes of its vectors),
+  :mod:`embedtut.language_model` (a masked-word model with a tied table);
+* chapter 8, backends: :mod:`embedtut.backends` (run a function on another Keras backend,
+  in a subprocess), :mod:`embedtut.backend_probes` (what the chapter runs on each).
 """
 
 from embedtut.repro import seed_everything
