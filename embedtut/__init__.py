@@ -25,7 +25,9 @@ Each module is named after a concept of the book:
   :mod:`embedtut.contextual` (a small Transformer encoder and probes of its vectors),
   :mod:`embedtut.language_model` (a masked-word model with a tied table);
 * chapter 8, backends: :mod:`embedtut.backends` (run a function on another Keras backend,
-  in a subprocess), :mod:`embedtut.backend_probes` (what the chapter runs on each).
+  in a subprocess), :mod:`embedtut.backend_probes` (what the chapter runs on each);
+* chapter 9, at scale: :mod:`embedtut.scale` (memory accounting, sharding a table on a
+  device mesh, the collectives a lookup needs, multi-process training).
 """
 
 from embedtut.repro import seed_everything

@@ -17,7 +17,9 @@ def seed_everything(seed: int = DEFAULT_SEED, *, deterministic: bool = True) -> 
     ``random``, NumPy's global generator and the backend; with ``deterministic`` true,
     ``tf.config.experimental.enable_op_determinism()`` makes TensorFlow pick
     deterministic kernels (or raise where none exists), so two runs give the same
-    numbers on the same machine.
+    numbers on the same machine. On another Keras backend (JAX, chapter 9) op determinism is left
+    alone (it configures TensorFlow's kernels only); ``keras.utils.set_random_seed`` still
+    seeds TensorFlow's generator there when TensorFlow is installed, for ``tf.data``.
 
     Returns:
         The seed, so a notebook can print what it used.
@@ -26,9 +28,10 @@ def seed_everything(seed: int = DEFAULT_SEED, *, deterministic: bool = True) -> 
     random.seed(seed)
     np.random.seed(seed)
     import keras
-    import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-    if deterministic:
+    if deterministic and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
         tf.config.experimental.enable_op_determinism()
     return seed
