@@ -27,7 +27,10 @@ Each module is named after a concept of the book:
 * chapter 8, backends: :mod:`embedtut.backends` (run a function on another Keras backend,
   in a subprocess), :mod:`embedtut.backend_probes` (what the chapter runs on each);
 * chapter 9, at scale: :mod:`embedtut.scale` (memory accounting, sharding a table on a
-  device mesh, the collectives a lookup needs, multi-process training).
+  device mesh, multi-process training), :mod:`embedtut.traffic` (the collectives a sharded
+  lookup needs, read from the compiled program, and their analytic model, table-wise
+  included), :mod:`embedtut.quantized` (what a lookup in a smaller table compiles to and
+  costs).
 """
 
 from embedtut.repro import seed_everything

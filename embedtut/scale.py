@@ -9,9 +9,6 @@ distribution API on the JAX backend (XLA SPMD). This module holds the reusable p
   silently miss the table (it matches the layer by name, whatever model it sits in), and a
   check that raises if the table did not get the layout it was asked for;
 * :func:`placement`: which rows and columns of a table live on which device;
-* :func:`collectives` and :func:`lookup_traffic`: the collective operations in compiled HLO
-  text with the bytes they carry, and the analytic model of them for a lookup and its
-  gradient;
 * :func:`train_pooled`: chapter 5's pooled classifier trained from a given start, sharded or
   not, so the two can be compared.
 
@@ -55,31 +52,6 @@ FLOAT_BYTES = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2}
 
 SHARDINGS = ("rows", "columns", "replicated")
 """How :func:`embedding_layout_map` can lay a table out on a mesh's model axis."""
-
-COLLECTIVE_OPS = (
-    "all-reduce",
-    "all-gather",
-    "reduce-scatter",
-    "all-to-all",
-    "collective-permute",
-)
-"""The HLO collective operations :func:`collectives` reports."""
-
-_HLO_BYTES = {
-    "pred": 1,
-    "s8": 1,
-    "u8": 1,
-    "s16": 2,
-    "u16": 2,
-    "f16": 2,
-    "bf16": 2,
-    "s32": 4,
-    "u32": 4,
-    "f32": 4,
-    "s64": 8,
-    "u64": 8,
-    "f64": 8,
-}
 
 
 def _positive_int(label: str, value: Any) -> int:
@@ -263,103 +235,6 @@ def placement(variable) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-_SHAPE = re.compile(r"\b([a-z]+\d*)\[([0-9,]*)\]")
-
-
-def _shape_bytes(text: str) -> int:
-    total = 0
-    for dtype, dims in _SHAPE.findall(text):
-        if dtype not in _HLO_BYTES:
-            continue
-        size = math.prod(int(d) for d in dims.split(",") if d) if dims else 1
-        total += size * _HLO_BYTES[dtype]
-    return total
-
-
-def collectives(hlo_text: str) -> list[dict[str, Any]]:
-    """The collective operations in compiled HLO text, with the bytes each one carries.
-
-    Reads every instruction ``%name = <shape> <op>(...)`` whose op is one of
-    :data:`COLLECTIVE_OPS` (an async ``-start`` counts, its ``-done`` does not); ``bytes`` is
-    the size of its result on one device (for a tuple, the sum of its parts).
-
-    Returns:
-        ``[{"op", "bytes", "shape"}]`` in program order.
-    """
-    ops = "|".join(re.escape(op) for op in COLLECTIVE_OPS)
-    pattern = re.compile(rf"=\s*(.+?)\s+({ops})(?:-start)?\(")
-    found = []
-    for line in hlo_text.splitlines():
-        match = pattern.search(line)
-        if match:
-            shape = match.group(1)
-            found.append({"op": match.group(2), "bytes": _shape_bytes(shape), "shape": shape})
-    return found
-
-
-def lookup_traffic(
-    *,
-    vocab_size: int,
-    dim: int,
-    ids_per_batch_shard: int,
-    model_shards: int,
-    sharding: str,
-    bytes_per_value: int = 4,
-) -> dict[str, int]:
-    """The analytic model: bytes the collectives of one lookup and its dense gradient carry.
-
-    Per device, on a ``batch`` × ``model`` mesh, for a table sharded on the model axis:
-
-    * ``forward``: rows sharding gathers locally with the other shards' rows masked to zero,
-      then sums the partial results over the model axis: one all-reduce of the gathered
-      block, ``ids_per_batch_shard`` × ``dim`` values. Columns sharding gathers its own
-      columns with no collective (0); replicated, none either.
-    * ``gradient``: the dense table gradient of each batch shard is summed over the batch
-      axis: one all-reduce of the device's part of the table, ``vocab_size × dim /
-      model_shards`` values (rows or columns alike; ``vocab_size × dim`` replicated).
-
-    The sizes are what one device hands to each collective, not wire traffic (a ring
-    all-reduce sends about twice that).
-    """
-    vocab_size = _positive_int("vocab_size", vocab_size)
-    dim = _positive_int("dim", dim)
-    ids = _positive_int("ids_per_batch_shard", ids_per_batch_shard)
-    shards = _positive_int("model_shards", model_shards)
-    _axes(sharding, "model")
-    forward = ids * dim * bytes_per_value if sharding == "rows" else 0
-    part = vocab_size * dim if sharding == "replicated" else vocab_size * dim // shards
-    return {"forward": forward, "gradient": part * bytes_per_value}
-
-
-def lookup_program(
-    mesh, table_sharding: str, *, vocab_size: int, dim: int, batch: int, length: int
-) -> str:
-    """Compiled HLO text of a lookup, mean-pooled, and its gradient, on ``mesh`` (JAX only).
-
-    The table (zeros) is laid out by ``table_sharding`` over the ``model`` axis, the
-    ``batch`` × ``length`` ids split over ``batch``; the gradient is returned in the
-    table's layout, as an optimizer would use it.
-    """
-    import jax
-    import jax.numpy as jnp
-    from jax.sharding import NamedSharding, PartitionSpec
-
-    jax_mesh = mesh.backend_mesh if hasattr(mesh, "backend_mesh") else mesh
-    table_spec = NamedSharding(jax_mesh, PartitionSpec(*_axes(table_sharding, "model")))
-    ids_spec = NamedSharding(jax_mesh, PartitionSpec("batch", None))
-    table = jax.device_put(jnp.zeros((vocab_size, dim), jnp.float32), table_spec)
-    ids = jax.device_put(jnp.zeros((batch, length), jnp.int32), ids_spec)
-
-    def loss(t, i):
-        return jnp.take(t, i, axis=0).mean(axis=1).sum()
-
-    step = jax.jit(
-        jax.value_and_grad(loss),
-        out_shardings=(NamedSharding(jax_mesh, PartitionSpec()), table_spec),
-    )
-    return step.lower(table, ids).compile().as_text()
 
 
 def train_pooled(
@@ -664,8 +539,8 @@ def self_check(devices: int = 4) -> dict[str, Any]:
     """A small end-to-end run for the tests, on ``devices`` simulated CPU devices (JAX).
 
     Trains a tiny pooled classifier sharded (rows, then columns) and unsharded from the same
-    start, builds a model with a key that misses the table, and compares the bytes of the
-    collectives in a compiled lookup with :func:`lookup_traffic`; reports what happened.
+    start, and builds a model with a key that misses the table; reports what happened (the
+    collectives' bytes are checked by :func:`embedtut.traffic.self_check`).
     """
     import sys
 
@@ -700,17 +575,6 @@ def self_check(devices: int = 4) -> dict[str, Any]:
         except LayoutMissError as err:
             missed = str(err)
     keras.backend.clear_session()
-    traffic = {}
-    for layout in SHARDINGS:
-        found = collectives(lookup_program(mesh, layout, vocab_size=64, dim=8, batch=8, length=6))
-        model = lookup_traffic(
-            vocab_size=64,
-            dim=8,
-            ids_per_batch_shard=8 // mesh_shape[0] * 6,
-            model_shards=mesh_shape[1],
-            sharding=layout,
-        )
-        traffic[layout] = [sum(c["bytes"] for c in found), model["forward"] + model["gradient"]]
 
     def gap(run: dict[str, Any]) -> float:
         return max(
@@ -731,22 +595,17 @@ def self_check(devices: int = 4) -> dict[str, Any]:
             [p["columns"][0], p["columns"][1], p["rows"][1]] for p in columns["placement"]
         ],
         "missed": missed,
-        "traffic": traffic,
     }
 
 
 __all__ = [
-    "COLLECTIVE_OPS",
     "FLOAT_BYTES",
     "OPTIMIZER_SLOTS",
     "SHARDINGS",
     "SIMULATED_DEVICES_FLAG",
     "LayoutMissError",
-    "collectives",
     "device_mesh",
     "embedding_layout_map",
-    "lookup_program",
-    "lookup_traffic",
     "model_parallel",
     "parameter_server_probe",
     "placement",

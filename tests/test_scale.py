@@ -6,14 +6,6 @@ import pytest
 from embedtut import scale
 from embedtut.backends import run_on_backend
 
-HLO = """
-  %all-reduce = f32[32,20,16]{2,1,0} all-reduce(%x), channel_id=4, replica_groups={}
-  %fusion = f32[32,20,16]{2,1,0} fusion(%all-reduce, %param), kind=kLoop
-  ROOT %all-reduce.3 = (f32[], f32[250,16]{1,0}) all-reduce(%a, %b), channel_id=5
-  %all-gather-start = bf16[8,4]{1,0} all-gather-start(%c), dimensions={1}
-  %all-gather-done = bf16[8,4]{1,0} all-gather-done(%all-gather-start)
-"""
-
 
 def test_table_bytes_float_and_quantized():
     assert scale.table_bytes(1000, 16) == 64_000
@@ -59,27 +51,6 @@ def test_table_key_matches_only_that_layer():
         scale.table_key("a/b")
 
 
-def test_collectives_reads_ops_and_bytes():
-    found = scale.collectives(HLO)
-    assert [f["op"] for f in found] == ["all-reduce", "all-reduce", "all-gather"]
-    assert [f["bytes"] for f in found] == [32 * 20 * 16 * 4, 4 + 250 * 16 * 4, 8 * 4 * 2]
-
-
-def test_lookup_traffic_model():
-    rows = scale.lookup_traffic(
-        vocab_size=1000, dim=16, ids_per_batch_shard=640, model_shards=4, sharding="rows"
-    )
-    assert rows == {"forward": 640 * 16 * 4, "gradient": 250 * 16 * 4}
-    columns = scale.lookup_traffic(
-        vocab_size=1000, dim=16, ids_per_batch_shard=640, model_shards=4, sharding="columns"
-    )
-    assert columns == {"forward": 0, "gradient": 250 * 16 * 4}
-    with pytest.raises(ValueError, match="sharding"):
-        scale.lookup_traffic(
-            vocab_size=10, dim=4, ids_per_batch_shard=1, model_shards=2, sharding="tables"
-        )
-
-
 def test_sharded_training_matches_unsharded_on_simulated_devices():
     result = run_on_backend(
         "jax",
@@ -95,8 +66,6 @@ def test_sharded_training_matches_unsharded_on_simulated_devices():
     assert result["rows_placement"] == [[0, 32, 8], [32, 64, 8], [0, 32, 8], [32, 64, 8]]
     assert result["columns_placement"] == [[0, 4, 64], [4, 8, 64], [0, 4, 64], [4, 8, 64]]
     assert result["missed"] is not None and "sequential/table/embeddings" in result["missed"]
-    for layout, (measured, model) in result["traffic"].items():
-        assert model <= measured <= model + 8, layout  # + the scalar loss's all-reduce
 
 
 def test_process_slice_rebuilds_each_global_batch():
