@@ -55,10 +55,12 @@ def _quantile(values: Iterable[float], q: float) -> float:
 
 
 def _block(result: Any) -> None:
-    """Wait for asynchronous results (TensorFlow tensors) to be computed.
+    """Wait for asynchronous results (TensorFlow tensors, JAX arrays) to be computed.
 
     Walks lists, tuples and dicts, and the parts of ``tf.IndexedSlices``-like objects
-    (``values``, ``indices``), calling ``.numpy()`` on every tensor found.
+    (``values``, ``indices``), calling ``.block_until_ready()`` on every JAX array found
+    (JAX dispatches asynchronously: without it a timing measures the dispatch, not the
+    work) and ``.numpy()`` on every other tensor.
     """
     if isinstance(result, (list, tuple)):
         for item in result:
@@ -66,6 +68,8 @@ def _block(result: Any) -> None:
     elif isinstance(result, dict):
         for item in result.values():
             _block(item)
+    elif hasattr(result, "block_until_ready"):
+        result.block_until_ready()
     elif hasattr(result, "numpy"):
         result.numpy()
     elif hasattr(result, "values") and hasattr(result, "indices"):

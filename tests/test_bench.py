@@ -188,8 +188,12 @@ def test_block_walks_nested_results():
     class Slices:
         values, indices = Fake("values"), Fake("indices")
 
-    _block([Fake("a"), {"k": (Fake("b"),)}, Slices()])
-    assert seen == ["a", "b", "values", "indices"]
+    class JaxLike:
+        def block_until_ready(self):
+            seen.append("jax")
+
+    _block([Fake("a"), {"k": (Fake("b"),)}, Slices(), JaxLike()])
+    assert seen == ["a", "b", "values", "indices", "jax"]
 
 
 def test_peak_memory_refuses_without_allocator_stats(monkeypatch):
