@@ -280,7 +280,15 @@ def train_pooled(
         model.set_weights(list(start))
         if mesh_shape is not None:
             sharded_table(model, "embedding", sharding)
-        history = model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0)
+        history = model.fit(
+            x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=False,
+            verbose=0,
+            callbacks=[step_by_step()] if mesh_shape is not None else None,
+        )
         where = None
         if mesh_shape is not None:
             where = placement(sharded_table(model, "embedding", sharding))
@@ -295,6 +303,26 @@ def train_pooled(
         "placement": where,
         "accuracy": accuracy,
     }
+
+
+def step_by_step():
+    """A Keras callback that waits for each training step to finish before the next (JAX).
+
+    JAX dispatches steps asynchronously, so several can be in flight. On simulated CPU
+    devices each device's part of a step holds a thread of one shared pool while it waits
+    in a collective; with steps overlapping, a participant of the older step can be left
+    without a thread, the collective never completes, and XLA aborts after its rendezvous
+    timeout. Pass ``callbacks=[step_by_step()]`` to ``fit`` on simulated devices (real
+    accelerators run each device's steps in order and do not need it).
+    """
+    import keras
+
+    class StepByStep(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            for variable in self.model.trainable_variables:
+                getattr(variable.value, "block_until_ready", lambda: None)()
+
+    return StepByStep()
 
 
 def _gathered(value) -> np.ndarray:
@@ -612,6 +640,7 @@ __all__ = [
     "process_slice",
     "self_check",
     "sharded_table",
+    "step_by_step",
     "table_bytes",
     "table_key",
     "tensorflow_layout_probe",

@@ -84,6 +84,11 @@ def collectives(hlo_text: str) -> list[dict[str, Any]]:
     return found
 
 
+def _jax_mesh(mesh):
+    """The ``jax.sharding.Mesh`` of a ``keras.distribution.DeviceMesh`` (or ``mesh`` itself)."""
+    return mesh.backend_mesh if hasattr(mesh, "backend_mesh") else mesh
+
+
 _LAYOUT = re.compile(r"\{[^}]*\}")
 
 
@@ -142,7 +147,7 @@ def lookup_program(
     import jax.numpy as jnp
     from jax.sharding import NamedSharding, PartitionSpec
 
-    jax_mesh = mesh.backend_mesh if hasattr(mesh, "backend_mesh") else mesh
+    jax_mesh = _jax_mesh(mesh)
     table_spec = NamedSharding(jax_mesh, PartitionSpec(*_axes(table_sharding, "model")))
     ids_spec = NamedSharding(jax_mesh, PartitionSpec("batch", None))
     table = jax.device_put(jnp.zeros((vocab_size, dim), jnp.float32), table_spec)
@@ -188,7 +193,7 @@ def stacked_tables(mesh, sharding: str, *, tables: int, vocab_size: int, dim: in
 
     tables = _positive_int("tables", tables)
     spec = _table_spec(sharding)
-    jax_mesh = mesh.backend_mesh if hasattr(mesh, "backend_mesh") else mesh
+    jax_mesh = _jax_mesh(mesh)
     shards = jax_mesh.shape["model"]
     if sharding == "tables" and tables % shards:
         raise ValueError(
@@ -262,7 +267,7 @@ def tables_program(
     import jax.numpy as jnp
     from jax.sharding import NamedSharding, PartitionSpec
 
-    jax_mesh = mesh.backend_mesh if hasattr(mesh, "backend_mesh") else mesh
+    jax_mesh = _jax_mesh(mesh)
     stack = stacked_tables(mesh, sharding, tables=tables, vocab_size=vocab_size, dim=dim)
     replicated = NamedSharding(jax_mesh, PartitionSpec())
     ids = jax.device_put(

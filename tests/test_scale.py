@@ -80,3 +80,26 @@ def test_process_slice_rebuilds_each_global_batch():
         scale.process_slice(x, 5, 0, 2)
     with pytest.raises(ValueError):
         scale.process_slice(x, 4, 2, 2)
+
+
+def test_step_by_step_waits_for_every_trainable_variable():
+    waited = []
+
+    class Value:
+        def __init__(self, name):
+            self.name = name
+
+        def block_until_ready(self):
+            waited.append(self.name)
+
+    class Variable:
+        def __init__(self, name):
+            self.value = Value(name)
+
+    class Model:
+        trainable_variables = [Variable("table"), Variable("kernel")]
+
+    callback = scale.step_by_step()
+    callback.set_model(Model())
+    callback.on_train_batch_end(0)
+    assert waited == ["table", "kernel"]
